@@ -1,0 +1,176 @@
+// Package models holds Clientele's domain: the OAuth client, its defaults,
+// its patchable projection and Validate. It knows nothing of HTTP or storage.
+package models
+
+import (
+	"slices"
+	"time"
+)
+
+// GrantType is an OAuth grant a client may use.
+type GrantType string
+
+// Grant types, exact and case-sensitive.
+const (
+	GrantClientCredentials GrantType = "CLIENT_CREDENTIALS"
+	GrantAuthorizationCode GrantType = "AUTHORIZATION_CODE"
+	GrantRefreshToken      GrantType = "REFRESH_TOKEN"
+)
+
+// GrantTypes lists every grant type in a stable order.
+var GrantTypes = []GrantType{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+
+// AccessType says whether a client is used with or without a user present.
+type AccessType string
+
+// Access types.
+const (
+	AccessOnline  AccessType = "ONLINE"
+	AccessOffline AccessType = "OFFLINE"
+)
+
+// ClientType is RFC 6749 §2.1's client type.
+type ClientType string
+
+// Client types. A public client has no secret.
+const (
+	TypeConfidential ClientType = "CONFIDENTIAL"
+	TypePublic       ClientType = "PUBLIC"
+)
+
+// Scopes with a meaning in Clientele.
+const (
+	// ScopeAll holds every scope.
+	ScopeAll = "sp:scopes:all"
+	// ScopeDefault grants nothing here and may always be granted.
+	ScopeDefault = "sp:scopes:default"
+	// ScopeRead allows reading OAuth clients.
+	ScopeRead = "sp:oauth-client:read"
+	// ScopeManage allows reading and changing OAuth clients.
+	ScopeManage = "sp:oauth-client:manage"
+)
+
+// Defaults of a new client (SPEC §2).
+const (
+	DefaultAccessTokenValiditySeconds  = 3600
+	DefaultRefreshTokenValiditySeconds = 86400
+)
+
+// OAuthClient is an OAuth 2.0 client as Clientele stores it. The secret
+// itself is never held: only its hash.
+type OAuthClient struct {
+	ID                          string
+	Name                        string
+	Description                 *string
+	BusinessName                *string
+	HomepageURL                 *string
+	Tenant                      *string
+	AccessTokenValiditySeconds  int
+	RefreshTokenValiditySeconds int
+	RedirectURIs                []string
+	GrantTypes                  []GrantType
+	AccessType                  AccessType
+	Type                        ClientType
+	Internal                    bool
+	Enabled                     bool
+	StrongAuthSupported         bool
+	ClaimsSupported             bool
+	Scope                       []string
+	Created                     time.Time
+	Modified                    time.Time
+	LastUsed                    *time.Time
+
+	// SecretHash is the SHA-256 of the secret; nil for a public client.
+	SecretHash []byte
+	// TokenGeneration changes whenever the client's existing tokens must stop
+	// working: secret rotation, disabling, losing CLIENT_CREDENTIALS.
+	TokenGeneration int64
+}
+
+// NewClient returns a client holding every create default of SPEC §2. The
+// caller sets the name, grant types and whatever else the request carries.
+func NewClient() OAuthClient {
+	return OAuthClient{
+		AccessTokenValiditySeconds:  DefaultAccessTokenValiditySeconds,
+		RefreshTokenValiditySeconds: DefaultRefreshTokenValiditySeconds,
+		RedirectURIs:                []string{},
+		GrantTypes:                  []GrantType{},
+		AccessType:                  AccessOnline,
+		Type:                        TypeConfidential,
+		Enabled:                     true,
+		Scope:                       []string{ScopeDefault},
+	}
+}
+
+// Clone returns a deep copy of c.
+func (c *OAuthClient) Clone() OAuthClient {
+	d := *c
+	d.Description = clonePtr(c.Description)
+	d.BusinessName = clonePtr(c.BusinessName)
+	d.HomepageURL = clonePtr(c.HomepageURL)
+	d.Tenant = clonePtr(c.Tenant)
+	d.RedirectURIs = slices.Clone(c.RedirectURIs)
+	d.GrantTypes = slices.Clone(c.GrantTypes)
+	d.Scope = slices.Clone(c.Scope)
+	d.LastUsed = clonePtr(c.LastUsed)
+	d.SecretHash = slices.Clone(c.SecretHash)
+	if d.RedirectURIs == nil {
+		d.RedirectURIs = []string{}
+	}
+	if d.GrantTypes == nil {
+		d.GrantTypes = []GrantType{}
+	}
+	if d.Scope == nil {
+		d.Scope = []string{}
+	}
+	return d
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// HasGrant reports whether c holds grant g.
+func (c *OAuthClient) HasGrant(g GrantType) bool { return slices.Contains(c.GrantTypes, g) }
+
+// CanGetTokens reports whether c may be issued client-credentials tokens:
+// enabled, confidential and holding CLIENT_CREDENTIALS.
+func (c *OAuthClient) CanGetTokens() bool {
+	return c.Enabled && c.Type == TypeConfidential && c.HasGrant(GrantClientCredentials)
+}
+
+// SameStoredValues reports whether a and b hold the same user-visible values,
+// ignoring the timestamps. It decides whether an update really changes the
+// client, so that modified moves only then.
+func SameStoredValues(a, b *OAuthClient) bool {
+	return a.ID == b.ID && a.Name == b.Name &&
+		eqPtr(a.Description, b.Description) && eqPtr(a.BusinessName, b.BusinessName) &&
+		eqPtr(a.HomepageURL, b.HomepageURL) && eqPtr(a.Tenant, b.Tenant) &&
+		a.AccessTokenValiditySeconds == b.AccessTokenValiditySeconds &&
+		a.RefreshTokenValiditySeconds == b.RefreshTokenValiditySeconds &&
+		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
+		a.AccessType == b.AccessType && a.Type == b.Type && a.Internal == b.Internal &&
+		a.Enabled == b.Enabled && a.StrongAuthSupported == b.StrongAuthSupported &&
+		a.ClaimsSupported == b.ClaimsSupported && slices.Equal(a.Scope, b.Scope) &&
+		slices.Equal(a.SecretHash, b.SecretHash) && a.TokenGeneration == b.TokenGeneration
+}
+
+func eqPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// InvalidatesTokens reports whether changing a client from before to after
+// must end the tokens issued before the change: it is disabled, loses
+// CLIENT_CREDENTIALS, or gets a new secret.
+func InvalidatesTokens(before, after *OAuthClient) bool {
+	return (before.Enabled && !after.Enabled) ||
+		(before.HasGrant(GrantClientCredentials) && !after.HasGrant(GrantClientCredentials)) ||
+		!slices.Equal(before.SecretHash, after.SecretHash)
+}
