@@ -1,0 +1,71 @@
+// Package jsonx holds the strict JSON reading that Clientele's request
+// decoders share: exactly one object, no duplicated member.
+package jsonx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DuplicateError reports a member name that occurs twice in one object.
+type DuplicateError struct{ Name string }
+
+func (e *DuplicateError) Error() string { return fmt.Sprintf("member %q is duplicated", e.Name) }
+
+// ErrNotObject is returned when the body is valid JSON but not an object.
+var ErrNotObject = errors.New("must be a JSON object")
+
+// ObjectMembers splits body, which must hold exactly one JSON object, into
+// its members, in order. A duplicated member name is a *DuplicateError
+// (RFC 8259 leaves duplicates undefined; decoders disagree on them, so they
+// are refused rather than guessed).
+func ObjectMembers(body []byte) (names []string, values []json.RawMessage, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, Problem(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, ErrNotObject
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, Problem(err)
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, Problem(err)
+		}
+		if seen[name] {
+			return nil, nil, &DuplicateError{Name: name}
+		}
+		seen[name] = true
+		names = append(names, name)
+		values = append(values, raw)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, Problem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("unexpected data after the JSON value")
+	}
+	return names, values, nil
+}
+
+// Problem turns a decoding error into a short, safe description.
+func Problem(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("unexpected end of JSON input")
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("invalid JSON at offset %d: %s", syn.Offset, syn.Error())
+	}
+	return fmt.Errorf("invalid JSON: %s", err.Error())
+}

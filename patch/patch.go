@@ -1,0 +1,437 @@
+// Package patch applies JSON Patch (RFC 6902) and JSON merge patch (RFC
+// 7396) to the patchable projection of an OAuth client, as SPEC §4 rules:
+// an allowlist on every path and from, canonical indexes only, limits on
+// size and copies, all or nothing, and results validated like a create.
+//
+// The operations are decoded once, strictly, into typed operations; those
+// same values are checked and handed to github.com/evanphx/json-patch/v5,
+// never the raw body a second time.
+package patch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/internal/jsonx"
+	"github.com/clientele/clientele/models"
+)
+
+// Media types and limits of SPEC §4.
+const (
+	MediaJSONPatch  = "application/json-patch+json"
+	MediaMergePatch = "application/merge-patch+json"
+	// MaxBodyBytes is enforced by the HTTP layer (413) before Apply.
+	MaxBodyBytes  = 64 << 10
+	MaxOperations = 100
+	// MaxDocumentBytes bounds the patched document: copies may not grow it
+	// past this.
+	MaxDocumentBytes = 64 << 10
+)
+
+// Apply applies body, of the given media type (without parameters), to c's
+// patchable members and returns the patched client, validated. c is never
+// changed. Errors are *apierrors.Error; a bad patch is never a 500.
+func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthClient, error) {
+	doc, err := json.Marshal(c.Patchable())
+	if err != nil {
+		return models.OAuthClient{}, apierrors.NewInternal(err)
+	}
+	switch mediaType {
+	case MediaJSONPatch:
+		ops, err := decodeOperations(body)
+		if err != nil {
+			return models.OAuthClient{}, err
+		}
+		if len(ops) == 0 {
+			return c.Clone(), nil
+		}
+		if err := checkAllowlist(ops); err != nil {
+			return models.OAuthClient{}, err
+		}
+		doc, err = applyOperations(doc, ops)
+		if err != nil {
+			return models.OAuthClient{}, err
+		}
+	case MediaMergePatch:
+		if doc, err = applyMergePatch(doc, body); err != nil {
+			return models.OAuthClient{}, err
+		}
+		if doc == nil {
+			return c.Clone(), nil
+		}
+	default:
+		return models.OAuthClient{}, apierrors.NewUnsupportedMediaType(mediaType, MediaJSONPatch, MediaMergePatch)
+	}
+	p, err := decodePatchable(doc)
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	next := c.WithPatchable(p)
+	if err := next.Validate(); err != nil {
+		return models.OAuthClient{}, err
+	}
+	return next, nil
+}
+
+// operation is one decoded RFC 6902 operation.
+type operation struct {
+	Op    string
+	Path  string
+	From  string
+	Value json.RawMessage
+
+	hasPath, hasFrom bool
+}
+
+func (o operation) String() string {
+	if o.hasFrom {
+		return fmt.Sprintf("%s from %s to %s", o.Op, o.From, o.Path)
+	}
+	return o.Op + " " + o.Path
+}
+
+func badOp(i int, format string, args ...any) error {
+	return apierrors.NewBadSyntax(fmt.Sprintf("operation %d: ", i) + fmt.Sprintf(format, args...))
+}
+
+// decodeOperations reads an RFC 6902 document: an array of operation
+// objects, each with known members only, none of them twice, and the
+// members its op needs (RFC 6902 §4). More than MaxOperations is a limit
+// violation.
+func decodeOperations(body []byte) ([]operation, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, apierrors.NewBadSyntax("body: " + jsonx.Problem(err).Error())
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, apierrors.NewBadSyntax("body: a JSON Patch must be a JSON array of operations")
+	}
+	var ops []operation
+	for i := 0; dec.More(); i++ {
+		if i == MaxOperations {
+			return nil, apierrors.NewLimitViolation(fmt.Sprintf("a patch may hold at most %d operations", MaxOperations))
+		}
+		op, err := decodeOperation(dec, i)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, apierrors.NewBadSyntax("body: " + jsonx.Problem(err).Error())
+	}
+	if _, err := dec.Token(); err == nil || err.Error() != "EOF" {
+		return nil, apierrors.NewBadSyntax("body: unexpected data after the JSON array")
+	}
+	return ops, nil
+}
+
+func decodeOperation(dec *json.Decoder, i int) (operation, error) {
+	var op operation
+	tok, err := dec.Token()
+	if err != nil {
+		return op, badOp(i, "%s", jsonx.Problem(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return op, badOp(i, "must be a JSON object")
+	}
+	seen := map[string]bool{}
+	hasOp, hasValue := false, false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return op, badOp(i, "%s", jsonx.Problem(err))
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return op, badOp(i, "member %q is duplicated", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return op, badOp(i, "%s", jsonx.Problem(err))
+		}
+		var target *string
+		switch name {
+		case "op":
+			target, hasOp = &op.Op, true
+		case "path":
+			target, op.hasPath = &op.Path, true
+		case "from":
+			target, op.hasFrom = &op.From, true
+		case "value":
+			op.Value, hasValue = raw, true
+			continue
+		default:
+			return op, badOp(i, "unknown member %q", name)
+		}
+		if err := json.Unmarshal(raw, target); err != nil {
+			return op, badOp(i, "%s must be a string", name)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return op, badOp(i, "%s", jsonx.Problem(err))
+	}
+	switch {
+	case !hasOp:
+		return op, badOp(i, "op is required")
+	case !op.hasPath:
+		return op, badOp(i, "path is required")
+	}
+	switch op.Op {
+	case "add", "replace", "test":
+		if !hasValue {
+			return op, badOp(i, "%s needs a value", op.Op)
+		}
+	case "move", "copy":
+		if !op.hasFrom {
+			return op, badOp(i, "%s needs from", op.Op)
+		}
+	case "remove":
+	default:
+		return op, badOp(i, "unknown op %q; use add, remove, replace, move, copy or test", op.Op)
+	}
+	if op.Op != "move" && op.Op != "copy" {
+		op.hasFrom = false
+	}
+	if op.Op == "remove" || op.Op == "move" || op.Op == "copy" {
+		op.Value = nil
+	}
+	return op, nil
+}
+
+// unescapeToken decodes a reference token (RFC 6901 §4: ~1 then ~0).
+func unescapeToken(t string) (string, bool) {
+	for i := 0; i < len(t); i++ {
+		if t[i] == '~' && (i+1 == len(t) || (t[i+1] != '0' && t[i+1] != '1')) {
+			return "", false
+		}
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~"), true
+}
+
+// isCanonicalIndex reports whether t is an array index as RFC 6901 §4
+// writes it: "0" or digits without a leading zero.
+func isCanonicalIndex(t string) bool {
+	if t == "" || len(t) > 1 && t[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] < '0' || t[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkAllowlist enforces SPEC §4.1 on every path and every from.
+func checkAllowlist(ops []operation) error {
+	var causes []string
+	for i, op := range ops {
+		appendTarget := op.Op == "add" || op.Op == "copy" || op.Op == "move"
+		if reason := pointerProblem(op.Path, appendTarget); reason != "" {
+			causes = append(causes, fmt.Sprintf("operation %d: path %q: %s", i, op.Path, reason))
+		}
+		if op.hasFrom {
+			if reason := pointerProblem(op.From, false); reason != "" {
+				causes = append(causes, fmt.Sprintf("operation %d: from %q: %s", i, op.From, reason))
+			}
+		}
+	}
+	if len(causes) > 0 {
+		return apierrors.NewIllegalUpdate(causes...)
+	}
+	return nil
+}
+
+// pointerProblem says why p may not be patched, or "" when it may.
+func pointerProblem(p string, appendTarget bool) string {
+	if p == "" {
+		return "the whole client cannot be patched; name a member"
+	}
+	if p[0] != '/' {
+		return "must start with /"
+	}
+	raw := strings.Split(p[1:], "/")
+	tokens := make([]string, len(raw))
+	for i, r := range raw {
+		t, ok := unescapeToken(r)
+		if !ok {
+			return "has an invalid ~ escape"
+		}
+		if t == "" {
+			return "has an empty reference token"
+		}
+		tokens[i] = t
+	}
+	if !models.IsPatchable(tokens[0]) {
+		return "not a patchable member"
+	}
+	switch len(tokens) {
+	case 1:
+		return ""
+	case 2:
+		if !models.IsArrayMember(tokens[0]) {
+			return tokens[0] + " has no parts that can be addressed"
+		}
+		if tokens[1] == "-" {
+			if appendTarget {
+				return ""
+			}
+			return `"-" may only be the target of add, copy or move`
+		}
+		if !isCanonicalIndex(tokens[1]) {
+			return "an array index must be 0 or digits without a leading zero"
+		}
+		return ""
+	}
+	return "paths may be at most two levels deep"
+}
+
+// libraryOperation builds the library's operation from a checked one.
+func libraryOperation(op operation) jsonpatch.Operation {
+	raw := func(v any) *json.RawMessage {
+		b, _ := json.Marshal(v)
+		m := json.RawMessage(b)
+		return &m
+	}
+	o := jsonpatch.Operation{"op": raw(op.Op), "path": raw(op.Path)}
+	if op.hasFrom {
+		o["from"] = raw(op.From)
+	}
+	if op.Value != nil {
+		v := op.Value
+		o["value"] = &v
+	}
+	return o
+}
+
+func applyOptions() *jsonpatch.ApplyOptions {
+	o := jsonpatch.NewApplyOptions()
+	o.SupportNegativeIndices = false
+	o.AccumulatedCopySizeLimit = MaxDocumentBytes
+	o.AllowMissingPathOnRemove = false
+	o.EnsurePathExistsOnAdd = false
+	return o
+}
+
+// applyOperations applies checked operations to doc, all or nothing.
+func applyOperations(doc []byte, ops []operation) ([]byte, error) {
+	p := make(jsonpatch.Patch, len(ops))
+	for i, op := range ops {
+		p[i] = libraryOperation(op)
+	}
+	out, err := p.ApplyWithOptions(doc, applyOptions())
+	if err != nil {
+		return nil, libraryError(err, "")
+	}
+	if len(out) > MaxDocumentBytes {
+		return nil, apierrors.NewLimitViolation(fmt.Sprintf("the patched client would exceed %d bytes", MaxDocumentBytes))
+	}
+	return out, nil
+}
+
+// libraryError maps an error of the patch library to the detailCode of
+// SPEC §4.6; where names the failing operation when known.
+func libraryError(err error, where string) error {
+	if where != "" {
+		where += ": "
+	}
+	var copyErr *jsonpatch.AccumulatedCopySizeError
+	var sizeErr *jsonpatch.ArraySizeError
+	switch {
+	case errors.Is(err, jsonpatch.ErrTestFailed):
+		return apierrors.NewConflict(where + "a test operation failed")
+	case errors.As(err, &copyErr), errors.As(err, &sizeErr):
+		return apierrors.NewLimitViolation(where + fmt.Sprintf("copies would grow the client past %d bytes", MaxDocumentBytes))
+	}
+	return apierrors.NewBadContent(where + err.Error())
+}
+
+// applyMergePatch applies an RFC 7396 object. It returns nil for an empty
+// object, which changes nothing.
+func applyMergePatch(doc, body []byte) ([]byte, error) {
+	names, values, err := jsonx.ObjectMembers(body)
+	var dup *jsonx.DuplicateError
+	switch {
+	case errors.As(err, &dup):
+		return nil, apierrors.NewBadSyntax(dup.Name + ": duplicate member")
+	case errors.Is(err, jsonx.ErrNotObject):
+		return nil, apierrors.NewBadSyntax("body: a merge patch must be a JSON object")
+	case err != nil:
+		return nil, apierrors.NewBadSyntax("body: " + err.Error())
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var illegal, missing []string
+	for i, name := range names {
+		switch {
+		case !models.IsPatchable(name):
+			illegal = append(illegal, strconv.Quote(name)+": not a patchable member")
+		case string(values[i]) == "null" && !models.IsNullable(name):
+			missing = append(missing, name+": may not be removed or null")
+		}
+	}
+	if len(illegal) > 0 {
+		return nil, apierrors.NewIllegalUpdate(illegal...)
+	}
+	if len(missing) > 0 {
+		return nil, apierrors.NewRequiredMissing(missing...)
+	}
+	out, err := jsonpatch.MergePatch(doc, body)
+	if err != nil {
+		return nil, apierrors.NewBadContent("merge patch: " + err.Error())
+	}
+	return out, nil
+}
+
+// memberTypes names the JSON type of each patchable member, for causes.
+var memberTypes = map[string]string{
+	"tenant": "a string or null", "businessName": "a string or null", "homepageUrl": "a string or null",
+	"description": "a string or null", "name": "a string",
+	"accessTokenValiditySeconds": "an integer", "refreshTokenValiditySeconds": "an integer",
+	"redirectUris": "an array of strings", "grantTypes": "an array of strings", "accessType": "a string",
+	"enabled": "a boolean", "strongAuthSupported": "a boolean", "claimsSupported": "a boolean",
+}
+
+// decodePatchable checks that no required member was removed or nulled and
+// decodes the document strictly into a fresh projection.
+func decodePatchable(doc []byte) (models.Patchable, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &members); err != nil {
+		return models.Patchable{}, apierrors.NewBadContent("the patched client is not a JSON object")
+	}
+	var missing []string
+	for _, name := range models.PatchableMembers {
+		if models.IsNullable(name) {
+			continue
+		}
+		if raw, ok := members[name]; !ok || string(raw) == "null" {
+			missing = append(missing, name+": may not be removed or null")
+		}
+	}
+	if len(missing) > 0 {
+		return models.Patchable{}, apierrors.NewRequiredMissing(missing...)
+	}
+	var p models.Patchable
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			field, _, _ := strings.Cut(typeErr.Field, ".")
+			return models.Patchable{}, apierrors.NewIllegalValue(field + ": must be " + memberTypes[field])
+		}
+		return models.Patchable{}, apierrors.NewIllegalValue("the patched client: " + err.Error())
+	}
+	return p, nil
+}
