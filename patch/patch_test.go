@@ -148,7 +148,9 @@ func TestApplySucceeds(t *testing.T) {
 		{"append a redirect URI", MediaJSONPatch, `[{"op":"add","path":"/redirectUris/-","value":"https://c.example/cb"}]`,
 			func(c *models.OAuthClient) { c.RedirectURIs = append(c.RedirectURIs, "https://c.example/cb") }},
 		{"insert at 0", MediaJSONPatch, `[{"op":"add","path":"/redirectUris/0","value":"https://c.example/cb"}]`,
-			func(c *models.OAuthClient) { c.RedirectURIs = append([]string{"https://c.example/cb"}, c.RedirectURIs...) }},
+			func(c *models.OAuthClient) {
+				c.RedirectURIs = append([]string{"https://c.example/cb"}, c.RedirectURIs...)
+			}},
 		{"move within redirectUris", MediaJSONPatch, `[{"op":"move","from":"/redirectUris/1","path":"/redirectUris/0"}]`,
 			func(c *models.OAuthClient) { c.RedirectURIs = []string{"https://b.example/cb", "https://a.example/cb"} }},
 		{"copy a grant element", MediaJSONPatch, `[{"op":"remove","path":"/grantTypes/0"},{"op":"add","path":"/grantTypes/-","value":"AUTHORIZATION_CODE"},{"op":"copy","from":"/grantTypes/0","path":"/description"}]`,

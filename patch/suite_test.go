@@ -17,7 +17,7 @@ var suiteDir = filepath.Join("..", "..", "shared", "json-patch-tests")
 // stricterThanRFC lists the suite's cases, by comment, that expect an
 // unknown operation member to be ignored.
 var stricterThanRFC = map[string]bool{
-	"spurious patch properties":            true,
+	"spurious patch properties":             true,
 	"A.11.  Ignoring Unrecognized Elements": true,
 }
 
