@@ -1,0 +1,207 @@
+// Package token issues and verifies Clientele's access tokens — JWTs after
+// RFC 9068, signed with ES256 keys kept in the store — and tracks whether
+// an issued token is still alive (SPEC §6) without a database round trip on
+// the hot path.
+package token
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/clientele/clientele/models"
+)
+
+// Errors of Verify. Their texts are safe to show to the caller.
+var (
+	ErrMalformed  = errors.New("malformed token")
+	ErrAlgorithm  = errors.New("unsupported signing algorithm; only ES256 is accepted")
+	ErrType       = errors.New("not an access token (typ must be at+jwt)")
+	ErrUnknownKey = errors.New("unknown signing key")
+	ErrSignature  = errors.New("bad signature")
+	ErrIssuer     = errors.New("wrong issuer")
+	ErrExpired    = errors.New("token expired")
+	ErrNotYet     = errors.New("token issued in the future")
+)
+
+const (
+	// MaxTokenBytes bounds what Verify decodes at all.
+	MaxTokenBytes = 8 << 10
+	// leeway tolerates clock differences between servers.
+	leeway = 5 * time.Second
+	alg    = "ES256"
+	typ    = "at+jwt"
+)
+
+// Claims of an access token (RFC 9068 §2.2).
+type Claims struct {
+	Issuer    string
+	Subject   string
+	ClientID  string
+	Scope     []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	JTI       string
+	// Generation is the client's TokenGeneration when the token was issued
+	// (claim "gen"); a token of an older generation is dead.
+	Generation int64
+}
+
+// wireClaims is the JSON form of Claims.
+type wireClaims struct {
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Iat      int64  `json:"iat"`
+	Exp      int64  `json:"exp"`
+	Jti      string `json:"jti"`
+	Gen      int64  `json:"gen"`
+}
+
+type header struct {
+	Alg string `json:"alg"`
+	Typ string `json:"typ"`
+	Kid string `json:"kid"`
+}
+
+var b64 = base64.RawURLEncoding
+
+// Issuer signs and verifies the tokens of one issuer.
+type Issuer struct {
+	issuer string
+	keys   *Keys
+}
+
+// NewIssuer returns an Issuer for iss signing with keys.
+func NewIssuer(iss string, keys *Keys) *Issuer { return &Issuer{issuer: iss, keys: keys} }
+
+// Issue signs a token for c with scope, valid for c's
+// AccessTokenValiditySeconds from now.
+func (i *Issuer) Issue(c *models.OAuthClient, scope []string, now time.Time) (string, Claims, error) {
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", Claims{}, err
+	}
+	now = now.Truncate(time.Second)
+	cl := Claims{
+		Issuer:     i.issuer,
+		Subject:    c.ID,
+		ClientID:   c.ID,
+		Scope:      append([]string(nil), scope...),
+		IssuedAt:   now,
+		ExpiresAt:  now.Add(time.Duration(c.AccessTokenValiditySeconds) * time.Second),
+		JTI:        hex.EncodeToString(jti[:]),
+		Generation: c.TokenGeneration,
+	}
+	payload, err := json.Marshal(wireClaims{
+		Iss: cl.Issuer, Sub: cl.Subject, ClientID: cl.ClientID, Scope: strings.Join(cl.Scope, " "),
+		Iat: cl.IssuedAt.Unix(), Exp: cl.ExpiresAt.Unix(), Jti: cl.JTI, Gen: cl.Generation,
+	})
+	if err != nil {
+		return "", Claims{}, err
+	}
+	k := i.keys.signer()
+	var b strings.Builder
+	b.Grow(len(k.header) + b64.EncodedLen(len(payload)) + 90)
+	b.WriteString(k.header)
+	b.WriteByte('.')
+	b.WriteString(b64.EncodeToString(payload))
+	sum := sha256.Sum256([]byte(b.String()))
+	r, s, err := ecdsa.Sign(rand.Reader, k.private, sum[:])
+	if err != nil {
+		return "", Claims{}, err
+	}
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	b.WriteByte('.')
+	b.WriteString(b64.EncodeToString(sig[:]))
+	return b.String(), cl, nil
+}
+
+// Verify checks a compact JWS access token: exactly ES256 with a known
+// key, typ at+jwt, a good signature, our issuer, not expired, and every
+// claim present and well-typed. It never trusts a key named by the token.
+func (i *Issuer) Verify(ctx context.Context, raw string, now time.Time) (Claims, error) {
+	if len(raw) > MaxTokenBytes {
+		return Claims{}, ErrMalformed
+	}
+	h64, rest, ok := strings.Cut(raw, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(s64, ".") {
+		return Claims{}, ErrMalformed
+	}
+	hb, err := b64.DecodeString(h64)
+	if err != nil {
+		return Claims{}, ErrMalformed
+	}
+	var hm map[string]json.RawMessage
+	if err := json.Unmarshal(hb, &hm); err != nil {
+		return Claims{}, ErrMalformed
+	}
+	for _, forbidden := range []string{"jwk", "jku", "x5u", "x5c", "crit"} {
+		if _, ok := hm[forbidden]; ok {
+			return Claims{}, fmt.Errorf("%w: header %q is not accepted", ErrMalformed, forbidden)
+		}
+	}
+	var h header
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return Claims{}, ErrMalformed
+	}
+	if h.Alg != alg {
+		return Claims{}, ErrAlgorithm
+	}
+	if t := strings.ToLower(h.Typ); t != typ && t != "application/"+typ {
+		return Claims{}, ErrType
+	}
+	pub := i.keys.public(ctx, h.Kid)
+	if pub == nil {
+		return Claims{}, ErrUnknownKey
+	}
+	sig, err := b64.DecodeString(s64)
+	if err != nil || len(sig) != 64 {
+		return Claims{}, ErrSignature
+	}
+	sum := sha256.Sum256([]byte(raw[:len(h64)+1+len(p64)]))
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(pub, sum[:], r, s) {
+		return Claims{}, ErrSignature
+	}
+	pb, err := b64.DecodeString(p64)
+	if err != nil {
+		return Claims{}, ErrMalformed
+	}
+	var w wireClaims
+	dec := json.NewDecoder(bytes.NewReader(pb))
+	if err := dec.Decode(&w); err != nil {
+		return Claims{}, ErrMalformed
+	}
+	if w.Sub == "" || w.ClientID != w.Sub || w.Jti == "" || w.Iat == 0 || w.Exp == 0 {
+		return Claims{}, fmt.Errorf("%w: required claims are missing", ErrMalformed)
+	}
+	if w.Iss != i.issuer {
+		return Claims{}, ErrIssuer
+	}
+	exp, iat := time.Unix(w.Exp, 0), time.Unix(w.Iat, 0)
+	if !now.Before(exp) {
+		return Claims{}, ErrExpired
+	}
+	if iat.After(now.Add(leeway)) {
+		return Claims{}, ErrNotYet
+	}
+	return Claims{
+		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: strings.Fields(w.Scope),
+		IssuedAt: iat, ExpiresAt: exp, JTI: w.Jti, Generation: w.Gen,
+	}, nil
+}
