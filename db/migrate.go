@@ -1,0 +1,210 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migration is one versioned schema change, written for each dialect.
+// Versions only grow; a released migration is never edited.
+type migration struct {
+	version  int
+	name     string
+	sqlite   []string
+	postgres []string
+}
+
+var migrations = []migration{
+	{
+		version: 1,
+		name:    "oauth clients, signing keys and token events",
+		sqlite: []string{
+			`CREATE TABLE oauth_clients (
+				id TEXT PRIMARY KEY,
+				name TEXT NOT NULL,
+				name_lower TEXT NOT NULL,
+				description TEXT,
+				business_name TEXT,
+				business_name_lower TEXT,
+				homepage_url TEXT,
+				tenant TEXT,
+				tenant_lower TEXT,
+				access_token_validity_seconds INTEGER NOT NULL,
+				refresh_token_validity_seconds INTEGER NOT NULL,
+				redirect_uris TEXT NOT NULL,
+				grant_types TEXT NOT NULL,
+				access_type TEXT NOT NULL,
+				type TEXT NOT NULL,
+				internal BOOLEAN NOT NULL,
+				enabled BOOLEAN NOT NULL,
+				strong_auth_supported BOOLEAN NOT NULL,
+				claims_supported BOOLEAN NOT NULL,
+				scope TEXT NOT NULL,
+				created INTEGER NOT NULL,
+				modified INTEGER NOT NULL,
+				last_used INTEGER,
+				secret_hash BLOB,
+				token_generation INTEGER NOT NULL DEFAULT 0
+			)`,
+			`CREATE INDEX oauth_clients_created ON oauth_clients (created, id)`,
+			`CREATE INDEX oauth_clients_modified ON oauth_clients (modified, id)`,
+			`CREATE INDEX oauth_clients_last_used ON oauth_clients (last_used, id)`,
+			`CREATE INDEX oauth_clients_name_lower ON oauth_clients (name_lower, id)`,
+			`CREATE INDEX oauth_clients_tenant_lower ON oauth_clients (tenant_lower)`,
+			`CREATE INDEX oauth_clients_id_lower ON oauth_clients (lower(id))`,
+			`CREATE TABLE signing_keys (
+				kid TEXT PRIMARY KEY,
+				alg TEXT NOT NULL,
+				private_key BLOB NOT NULL,
+				created INTEGER NOT NULL
+			)`,
+			`CREATE TABLE token_events (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				client_id TEXT NOT NULL,
+				jti TEXT,
+				expires_at INTEGER NOT NULL,
+				created INTEGER NOT NULL
+			)`,
+			`CREATE INDEX token_events_created ON token_events (created)`,
+			`CREATE INDEX token_events_expires_at ON token_events (expires_at)`,
+		},
+		postgres: []string{
+			`CREATE TABLE oauth_clients (
+				id TEXT PRIMARY KEY,
+				name TEXT NOT NULL,
+				name_lower TEXT NOT NULL,
+				description TEXT,
+				business_name TEXT,
+				business_name_lower TEXT,
+				homepage_url TEXT,
+				tenant TEXT,
+				tenant_lower TEXT,
+				access_token_validity_seconds INTEGER NOT NULL,
+				refresh_token_validity_seconds INTEGER NOT NULL,
+				redirect_uris TEXT NOT NULL,
+				grant_types TEXT NOT NULL,
+				access_type TEXT NOT NULL,
+				type TEXT NOT NULL,
+				internal BOOLEAN NOT NULL,
+				enabled BOOLEAN NOT NULL,
+				strong_auth_supported BOOLEAN NOT NULL,
+				claims_supported BOOLEAN NOT NULL,
+				scope TEXT NOT NULL,
+				created BIGINT NOT NULL,
+				modified BIGINT NOT NULL,
+				last_used BIGINT,
+				secret_hash BYTEA,
+				token_generation BIGINT NOT NULL DEFAULT 0
+			)`,
+			`CREATE INDEX oauth_clients_created ON oauth_clients (created, id)`,
+			`CREATE INDEX oauth_clients_modified ON oauth_clients (modified, id)`,
+			`CREATE INDEX oauth_clients_last_used ON oauth_clients (last_used, id)`,
+			`CREATE INDEX oauth_clients_name_lower ON oauth_clients (name_lower text_pattern_ops, id)`,
+			`CREATE INDEX oauth_clients_tenant_lower ON oauth_clients (tenant_lower)`,
+			`CREATE INDEX oauth_clients_id_lower ON oauth_clients (lower(id))`,
+			`CREATE TABLE signing_keys (
+				kid TEXT PRIMARY KEY,
+				alg TEXT NOT NULL,
+				private_key BYTEA NOT NULL,
+				created BIGINT NOT NULL
+			)`,
+			`CREATE TABLE token_events (
+				id BIGSERIAL PRIMARY KEY,
+				client_id TEXT NOT NULL,
+				jti TEXT,
+				expires_at BIGINT NOT NULL,
+				created BIGINT NOT NULL
+			)`,
+			`CREATE INDEX token_events_created ON token_events (created)`,
+			`CREATE INDEX token_events_expires_at ON token_events (expires_at)`,
+		},
+	},
+}
+
+// migrationLock is the PostgreSQL advisory lock that serialises servers
+// migrating one database at once.
+const migrationLock = 0x636c6e74 // "clnt"
+
+// migrate applies every migration not yet recorded in schema_migrations,
+// each in its own transaction. On PostgreSQL an advisory lock, held on one
+// connection for the whole run, makes servers that start together migrate
+// once; on SQLite the single writer connection and immediate transactions
+// do the same.
+func (s *Store) migrate(ctx context.Context) error {
+	sqlDB, err := s.w.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer conn.Close()
+	if s.dialect == Postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("taking the migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	for _, m := range migrations {
+		if err := s.apply(ctx, conn, m); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT count(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	stmts := m.sqlite
+	if s.dialect == Postgres {
+		stmts = m.postgres
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n for raw database/sql
+// statements (GORM does this itself for its own).
+func (s *Store) rebind(q string) string {
+	if s.dialect != Postgres {
+		return q
+	}
+	var b []byte
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b = append(b, '$')
+			b = append(b, fmt.Sprint(n)...)
+			continue
+		}
+		b = append(b, q[i])
+	}
+	return string(b)
+}

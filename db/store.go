@@ -1,0 +1,248 @@
+// Package db is Clientele's store: OAuth clients, signing keys and token
+// events in SQLite (the default, embedded) or PostgreSQL (for several
+// servers). It is the only package that sees GORM; callers get models and
+// *apierrors.Error values.
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	apierrors "github.com/clientele/clientele/errors"
+)
+
+// Dialects.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Store is Clientele's persistence. It is safe for concurrent use.
+type Store struct {
+	dialect string
+	// w runs every write, each in one transaction. On SQLite it holds one
+	// connection, so writers queue in Go instead of meeting SQLITE_BUSY.
+	w *gorm.DB
+	// r runs reads; on SQLite a pool of its own, reading in parallel with
+	// the writer thanks to WAL.
+	r       *gorm.DB
+	closers []func() error
+	now     func() time.Time
+}
+
+// connectTimeout bounds how long an unreachable PostgreSQL can stall a call.
+const connectTimeout = 5 * time.Second
+
+// Open opens the store named by rawURL — sqlite://PATH, sqlite://:memory:
+// or a postgres:// URL — and applies the migrations.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	var (
+		s   *Store
+		err error
+	)
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		s, err = openSQLite(strings.TrimPrefix(rawURL, "sqlite://"))
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		s, err = openPostgres(rawURL)
+	default:
+		scheme, _, _ := strings.Cut(rawURL, ":")
+		return nil, fmt.Errorf("database %q: unsupported scheme %q; use sqlite://PATH or postgres://", redact(rawURL), scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
+	}
+	return s, nil
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		TranslateError:         true,
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+}
+
+func openSQLite(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("database sqlite://: a path is required, such as sqlite://clientele.db or sqlite://:memory:")
+	}
+	s := &Store{dialect: SQLite, now: time.Now}
+	if path == ":memory:" {
+		// One connection to one private in-memory database: it lives as
+		// long as the store.
+		var name [8]byte
+		_, _ = rand.Read(name[:])
+		dsn := "file:clientele-" + hex.EncodeToString(name[:]) + "?mode=memory&cache=shared&_foreign_keys=on&_busy_timeout=10000"
+		g, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+		if err != nil {
+			return nil, fmt.Errorf("database sqlite://:memory:: %s", oneLine(err))
+		}
+		sqlDB, _ := g.DB()
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+		s.w, s.r = g, g
+		s.closers = append(s.closers, sqlDB.Close)
+		return s, nil
+	}
+	// WAL lets readers run beside the writer; NORMAL synchronous keeps
+	// every committed write across a crash of the process (not of the
+	// machine's power); immediate transactions take the write lock at BEGIN
+	// so a read-then-write transaction never fails to upgrade.
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
+	w, err := gorm.Open(sqlite.Open(base+"&_txlock=immediate"), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("database sqlite://%s: %s", path, oneLine(err))
+	}
+	wdb, _ := w.DB()
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := wdb.Ping(); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("database sqlite://%s: %s", path, oneLine(err))
+	}
+	r, err := gorm.Open(sqlite.Open(base), gormConfig())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("database sqlite://%s: %s", path, oneLine(err))
+	}
+	rdb, _ := r.DB()
+	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
+	s.w, s.r = w, r
+	s.closers = append(s.closers, rdb.Close, wdb.Close)
+	return s, nil
+}
+
+func openPostgres(rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: not a valid URL", redact(rawURL))
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", fmt.Sprint(int(connectTimeout.Seconds())))
+	}
+	u.RawQuery = q.Encode()
+	g, err := gorm.Open(postgres.Open(u.String()), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
+	}
+	sqlDB, _ := g.DB()
+	sqlDB.SetMaxOpenConns(32)
+	sqlDB.SetMaxIdleConns(16)
+	sqlDB.SetConnMaxLifetime(30 * time.Minute)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout+time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("database %s is unreachable: %s", redact(rawURL), oneLine(err))
+	}
+	return &Store{dialect: Postgres, w: g, r: g, closers: []func() error{sqlDB.Close}, now: time.Now}, nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// Dialect is SQLite or Postgres.
+func (s *Store) Dialect() string { return s.dialect }
+
+// Ping checks that the store answers, for readiness.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.r.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+// redact hides the password of a database URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// translate maps driver and GORM errors to API errors: not found, a
+// duplicate, an unreachable store (503). Anything else is returned wrapped,
+// for the caller to log and answer 500.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apierrors.From(err); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return apierrors.NewNotFound("the resource")
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return apierrors.NewConflict("the resource already exists")
+	case unavailable(err):
+		return apierrors.NewUnavailable(err)
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// unavailable reports whether err means the database cannot be reached
+// now, as opposed to a fault of the request.
+func unavailable(err error) bool {
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exceptions; 57P: operator intervention (shutdown).
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, sql.ErrConnDone) ||
+		pgconn.Timeout(err) || strings.Contains(err.Error(), "conn closed") ||
+		strings.Contains(err.Error(), "failed to connect")
+}

@@ -1,0 +1,90 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/clientele/clientele/models"
+)
+
+type signingKeyRow struct {
+	KID        string `gorm:"column:kid;primaryKey"`
+	Alg        string
+	PrivateKey []byte
+	Created    int64
+}
+
+func (signingKeyRow) TableName() string { return "signing_keys" }
+
+type tokenEventRow struct {
+	ID        int64 `gorm:"primaryKey;autoIncrement"`
+	ClientID  string
+	JTI       *string `gorm:"column:jti"`
+	ExpiresAt int64
+	Created   int64
+}
+
+func (tokenEventRow) TableName() string { return "token_events" }
+
+// SigningKeys returns every signing key, oldest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]models.SigningKey, error) {
+	var rows []signingKeyRow
+	if err := s.r.WithContext(ctx).Order("created ASC, kid ASC").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]models.SigningKey, len(rows))
+	for i, r := range rows {
+		out[i] = models.SigningKey{KID: r.KID, Algorithm: r.Alg, PrivateKey: r.PrivateKey, Created: fromMillis(r.Created)}
+	}
+	return out, nil
+}
+
+// AddSigningKey stores k; a kid that exists already is left as it is.
+func (s *Store) AddSigningKey(ctx context.Context, k models.SigningKey) error {
+	row := signingKeyRow{KID: k.KID, Alg: k.Algorithm, PrivateKey: k.PrivateKey, Created: k.Created.UnixMilli()}
+	return translate(s.w.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
+}
+
+func insertEvent(tx *gorm.DB, ev models.TokenEvent) error {
+	row := tokenEventRow{ClientID: ev.ClientID, ExpiresAt: ev.ExpiresAt.UnixMilli(), Created: ev.Created.UnixMilli()}
+	if ev.JTI != "" {
+		jti := ev.JTI
+		row.JTI = &jti
+	}
+	return tx.Create(&row).Error
+}
+
+// RevokeToken records the revocation of one token for every server.
+func (s *Store) RevokeToken(ctx context.Context, ev models.TokenEvent) error {
+	if ev.Created.IsZero() {
+		ev.Created = s.nowMillis()
+	}
+	return translate(insertEvent(s.w.WithContext(ctx), ev))
+}
+
+// TokenEvents returns the unexpired events created at or after since,
+// oldest first.
+func (s *Store) TokenEvents(ctx context.Context, since time.Time) ([]models.TokenEvent, error) {
+	var rows []tokenEventRow
+	err := s.r.WithContext(ctx).Where("created >= ? AND expires_at > ?", since.UnixMilli(), s.now().UnixMilli()).
+		Order("created ASC, id ASC").Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]models.TokenEvent, len(rows))
+	for i, r := range rows {
+		out[i] = models.TokenEvent{ClientID: r.ClientID, ExpiresAt: fromMillis(r.ExpiresAt), Created: fromMillis(r.Created)}
+		if r.JTI != nil {
+			out[i].JTI = *r.JTI
+		}
+	}
+	return out, nil
+}
+
+// PurgeTokenEvents forgets the events that expired before before.
+func (s *Store) PurgeTokenEvents(ctx context.Context, before time.Time) error {
+	return translate(s.w.WithContext(ctx).Where("expires_at < ?", before.UnixMilli()).Delete(&tokenEventRow{}).Error)
+}
