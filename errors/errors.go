@@ -240,10 +240,10 @@ type Kind int
 
 // Kinds of validation problems, each with its detailCode.
 const (
-	KindIllegalValue Kind = iota // 400.1.3
-	KindRequired                 // 400.1.0
-	KindLength                   // 400.1.2
-	KindIllegalUpdate            // 400.1.1
+	KindIllegalValue  Kind = iota // 400.1.3
+	KindRequired                  // 400.1.0
+	KindLength                    // 400.1.2
+	KindIllegalUpdate             // 400.1.1
 )
 
 // Cause is one problem with one member.

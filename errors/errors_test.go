@@ -127,7 +127,9 @@ func TestEnvelopeHidesInternals(t *testing.T) {
 }
 
 func TestNewInvalidPicksTheDetailCode(t *testing.T) {
-	c := func(k apierrors.Kind, f string) apierrors.Cause { return apierrors.Cause{Kind: k, Field: f, Reason: "bad"} }
+	c := func(k apierrors.Kind, f string) apierrors.Cause {
+		return apierrors.Cause{Kind: k, Field: f, Reason: "bad"}
+	}
 	tests := []struct {
 		causes []apierrors.Cause
 		want   string

@@ -55,7 +55,9 @@ func TestValidate(t *testing.T) {
 		{"redirect scheme without dot", func(c *models.OAuthClient) { c.RedirectURIs = []string{"myapp:/cb"} }, apierrors.CodeIllegalValue, "redirectUris/0"},
 		{"redirect javascript", func(c *models.OAuthClient) { c.RedirectURIs = []string{"javascript:alert(1)"} }, apierrors.CodeIllegalValue, "redirectUris/0"},
 		{"redirect duplicate", func(c *models.OAuthClient) { c.RedirectURIs = []string{"https://a.example", "https://a.example"} }, apierrors.CodeIllegalValue, "redirectUris/1"},
-		{"redirect too long", func(c *models.OAuthClient) { c.RedirectURIs = []string{"https://a.example/" + strings.Repeat("x", 2048)} }, apierrors.CodeLengthOutOfRange, "redirectUris/0"},
+		{"redirect too long", func(c *models.OAuthClient) {
+			c.RedirectURIs = []string{"https://a.example/" + strings.Repeat("x", 2048)}
+		}, apierrors.CodeLengthOutOfRange, "redirectUris/0"},
 		{"too many redirects", func(c *models.OAuthClient) {
 			for i := 0; i < 65; i++ {
 				c.RedirectURIs = append(c.RedirectURIs, "https://a.example/"+strings.Repeat("x", i))

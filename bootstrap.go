@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/clientele/clientele/db"
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/handlers"
+	"github.com/clientele/clientele/models"
+)
+
+// minAdminSecretLength is SPEC §1's floor for a configured admin secret.
+const minAdminSecretLength = 32
+
+const adminName = "Clientele admin"
+
+// bootstrapAdmin makes sure an admin client exists (SPEC §1). With both
+// CLIENTELE_ADMIN_CLIENT_ID and CLIENTELE_ADMIN_CLIENT_SECRET set, that
+// client is created or brought back to an enabled CLIENT_CREDENTIALS client
+// with sp:scopes:all and that secret. With neither set and no client holding
+// sp:scopes:all, one is created and its credentials printed once.
+func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, stderr io.Writer) error {
+	if cfg.adminID != "" {
+		if !models.ValidBootstrapID(cfg.adminID) {
+			return fmt.Errorf("CLIENTELE_ADMIN_CLIENT_ID must be 1-64 of A-Z a-z 0-9 _ -")
+		}
+		if len(cfg.adminSecret) < minAdminSecretLength {
+			return fmt.Errorf("CLIENTELE_ADMIN_CLIENT_SECRET must be at least %d characters", minAdminSecretLength)
+		}
+		return ensureAdmin(ctx, store, cfg.adminID, handlers.HashSecret(cfg.adminSecret))
+	}
+	exists, err := store.HasClientWithScope(ctx, models.ScopeAll)
+	if err != nil {
+		return fmt.Errorf("looking for an admin client: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	secret, hash, err := handlers.NewSecret()
+	if err != nil {
+		return err
+	}
+	admin := newAdmin(hex.EncodeToString(id[:]), hash)
+	if _, err := store.CreateClient(ctx, admin); err != nil {
+		return fmt.Errorf("creating the first admin client: %w", err)
+	}
+	fmt.Fprintf(stderr, `clientele: created the first admin client; its secret is shown only this once
+  client id:     %s
+  client secret: %s
+  get a token:   curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token
+`, admin.ID, secret, admin.ID, secret, cfg.issuer)
+	return nil
+}
+
+func newAdmin(id string, hash []byte) models.OAuthClient {
+	c := models.NewClient()
+	c.ID = id
+	c.Name = adminName
+	c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
+	c.Scope = []string{models.ScopeAll}
+	c.SecretHash = hash
+	return c
+}
+
+// ensureAdmin creates the configured admin, or restores its grant, scope,
+// enabled flag and secret. Servers starting at once may race to create it:
+// the loser updates instead.
+func ensureAdmin(ctx context.Context, store *db.Store, id string, hash []byte) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		_, err := store.UpdateClient(ctx, id, func(c *models.OAuthClient) error {
+			c.Enabled = true
+			c.Type = models.TypeConfidential
+			if !c.HasGrant(models.GrantClientCredentials) {
+				c.GrantTypes = append(slices.Clone(c.GrantTypes), models.GrantClientCredentials)
+			}
+			c.Scope = []string{models.ScopeAll}
+			c.SecretHash = hash
+			return nil
+		})
+		if !apierrors.IsNotFound(err) {
+			if err != nil {
+				return fmt.Errorf("updating the admin client %s: %w", id, err)
+			}
+			return nil
+		}
+		_, err = store.CreateClient(ctx, newAdmin(id, hash))
+		if !apierrors.IsConflict(err) {
+			if err != nil {
+				return fmt.Errorf("creating the admin client %s: %w", id, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("the admin client %s could neither be created nor updated", id)
+}

@@ -1,0 +1,143 @@
+package handlers
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/models"
+	"github.com/clientele/clientele/token"
+)
+
+// caller is the authenticated client of a management request: the one place
+// that knows who is calling.
+type caller struct {
+	ClientID string
+	Scope    []string
+}
+
+// Holds reports whether the caller holds scope; sp:scopes:all holds every
+// scope and sp:scopes:default is held by everyone.
+func (c *caller) Holds(scope string) bool {
+	return scope == models.ScopeDefault || slices.Contains(c.Scope, models.ScopeAll) || slices.Contains(c.Scope, scope)
+}
+
+func callerOf(c echo.Context) *caller {
+	cl, _ := c.Get(ctxCaller).(*caller)
+	return cl
+}
+
+// authenticate accepts only Clientele's own valid, live access tokens, sent
+// as RFC 6750 bearer tokens in the Authorization header.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
+			return &unauthorizedError{text: "missing bearer token"}
+		}
+		ctx := c.Request().Context()
+		claims, err := s.tokens.Verify(ctx, raw, s.now())
+		if err != nil {
+			return &unauthorizedError{code: "invalid_token", text: "invalid token: " + err.Error()}
+		}
+		if err := s.tracker.Check(ctx, claims); err != nil {
+			if isTokenRejection(err) {
+				return &unauthorizedError{code: "invalid_token", text: "invalid token: " + err.Error()}
+			}
+			return apierrors.NewUnavailable(err)
+		}
+		c.Set(ctxCaller, &caller{ClientID: claims.ClientID, Scope: claims.Scope})
+		return next(c)
+	}
+}
+
+// isTokenRejection tells a dead token from a failure to find out.
+func isTokenRejection(err error) bool {
+	return errors.Is(err, token.ErrRevoked) || errors.Is(err, token.ErrClientInvalid)
+}
+
+// bearerToken extracts the token of "Bearer <token>" (scheme case-insensitive).
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// requireScope admits callers holding any one of scopes (or sp:scopes:all).
+func (s *Server) requireScope(scopes ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			cl := callerOf(c)
+			if cl == nil {
+				return &unauthorizedError{text: "missing bearer token"}
+			}
+			for _, sc := range scopes {
+				if cl.Holds(sc) {
+					return next(c)
+				}
+			}
+			return apierrors.NewForbidden("the token needs one of the scopes " + strings.Join(scopes, ", ") + " or " + models.ScopeAll)
+		}
+	}
+}
+
+// limitRate limits management requests per client id.
+func (s *Server) limitRate(next echo.HandlerFunc) echo.HandlerFunc {
+	if s.rateLimit == nil {
+		return next
+	}
+	return func(c echo.Context) error {
+		if cl := callerOf(c); cl != nil {
+			if ok, retry := s.rateLimit.Allow(cl.ClientID); !ok {
+				return &rateLimitedError{retryAfter: retry}
+			}
+		}
+		return next(c)
+	}
+}
+
+// unauthorizedError is RFC 6750's 401: {"error": text} and WWW-Authenticate.
+type unauthorizedError struct {
+	code string // RFC 6750 error code for WWW-Authenticate; "" when no token was sent
+	text string
+}
+
+func (e *unauthorizedError) Error() string { return "unauthorized: " + e.text }
+
+func (e *unauthorizedError) write(c echo.Context) {
+	challenge := `Bearer realm="clientele"`
+	if e.code != "" {
+		challenge += `, error="` + e.code + `", error_description="` + strings.ReplaceAll(e.text, `"`, `'`) + `"`
+	}
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+	_ = c.JSON(http.StatusUnauthorized, map[string]string{"error": e.text})
+}
+
+// rateLimitedError is SailPoint's 429: {"message":"Rate Limit Exceeded"} and
+// Retry-After in whole seconds.
+type rateLimitedError struct{ retryAfter time.Duration }
+
+func (e *rateLimitedError) Error() string { return "rate limit exceeded" }
+
+func retryAfterSeconds(d time.Duration) string {
+	secs := int(math.Ceil(d.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return strconv.Itoa(secs)
+}
+
+func (e *rateLimitedError) write(c echo.Context) {
+	c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterSeconds(e.retryAfter))
+	_ = c.JSON(http.StatusTooManyRequests, map[string]string{"message": "Rate Limit Exceeded"})
+}

@@ -1,0 +1,252 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/models"
+	"github.com/clientele/clientele/patch"
+	"github.com/clientele/clientele/query"
+)
+
+// listOauthClients answers GET /oauth-clients with SailPoint's collection
+// parameters.
+func (s *Server) listOauthClients(c echo.Context) error {
+	q, err := query.ParseList(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	clients, total, err := s.store.ListClients(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	out := make([]clientResponse, len(clients))
+	for i := range clients {
+		out[i] = newClientResponse(&clients[i])
+	}
+	if q.Count {
+		c.Response().Header().Set(headerTotalCount, strconv.FormatInt(total, 10))
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// createOauthClient answers POST /oauth-clients: 201, Location, and the
+// secret, this once.
+func (s *Server) createOauthClient(c echo.Context) error {
+	var req clientRequest
+	if err := decodeClientRequest(c, &req, createReadOnly); err != nil {
+		return err
+	}
+	cl := models.NewClient()
+	req.applyTo(&cl)
+	if req.Type != nil {
+		cl.Type = *req.Type
+	}
+	if req.Internal != nil {
+		cl.Internal = *req.Internal
+	}
+	if req.Scope != nil {
+		cl.Scope = req.Scope
+	}
+	if err := cl.Validate(); err != nil {
+		return err
+	}
+	if err := checkGrantableScopes(callerOf(c), cl.Scope); err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	cl.ID = hex.EncodeToString(id[:])
+	var secret *string
+	if cl.Type == models.TypeConfidential {
+		sec, hash, err := NewSecret()
+		if err != nil {
+			return err
+		}
+		cl.SecretHash = hash
+		secret = &sec
+	}
+	stored, err := s.store.CreateClient(c.Request().Context(), cl)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, pathPrefix(c)+"/oauth-clients/"+stored.ID)
+	return writeClientWithSecret(c, http.StatusCreated, &stored, secret)
+}
+
+// getOauthClient answers GET /oauth-clients/{id} with an ETag, or 304 when
+// If-None-Match holds it.
+func (s *Server) getOauthClient(c echo.Context) error {
+	cl, err := s.store.GetClient(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	body, etag, err := renderClient(&cl)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(headerETag, etag)
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && matchesETag(inm, etag, false) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// patchOauthClient answers PATCH /oauth-clients/{id} with JSON Patch or JSON
+// merge patch (SPEC §4). Reading, patching, validating and writing happen in
+// one store transaction, so concurrent patches never lose each other.
+func (s *Server) patchOauthClient(c echo.Context) error {
+	mediaType, err := requireMediaType(c, patch.MediaJSONPatch, patch.MediaMergePatch)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c, patch.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	ifMatch := c.Request().Header.Get("If-Match")
+	updated, err := s.store.UpdateClient(c.Request().Context(), c.Param("id"), func(cur *models.OAuthClient) error {
+		if err := checkIfMatch(ifMatch, cur); err != nil {
+			return err
+		}
+		next, err := patch.Apply(cur, mediaType, body)
+		if err != nil {
+			return err
+		}
+		*cur = next
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.tracker.ClientChanged(updated)
+	return writeClient(c, http.StatusOK, &updated)
+}
+
+// replaceOauthClient answers PUT /oauth-clients/{id} by Reltio's rule:
+// members left out go back to their create defaults.
+func (s *Server) replaceOauthClient(c echo.Context) error {
+	var req clientRequest
+	if err := decodeClientRequest(c, &req, replaceReadOnly); err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if req.ID != nil && *req.ID != id {
+		return apierrors.NewIllegalUpdate("id: must equal the id of the path")
+	}
+	ifMatch := c.Request().Header.Get("If-Match")
+	updated, err := s.store.UpdateClient(c.Request().Context(), id, func(cur *models.OAuthClient) error {
+		if err := checkIfMatch(ifMatch, cur); err != nil {
+			return err
+		}
+		if err := req.checkFixedMembers(cur); err != nil {
+			return err
+		}
+		next := models.NewClient()
+		req.applyTo(&next)
+		next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
+		next.Type, next.Internal, next.Scope = cur.Type, cur.Internal, cur.Scope
+		next.SecretHash, next.TokenGeneration = cur.SecretHash, cur.TokenGeneration
+		*cur = next
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.tracker.ClientChanged(updated)
+	return writeClient(c, http.StatusOK, &updated)
+}
+
+// deleteOauthClient answers DELETE /oauth-clients/{id}: 204, and the
+// client's tokens stop working.
+func (s *Server) deleteOauthClient(c echo.Context) error {
+	id := c.Param("id")
+	ifMatch := c.Request().Header.Get("If-Match")
+	err := s.store.DeleteClient(c.Request().Context(), id, func(cur *models.OAuthClient) error {
+		return checkIfMatch(ifMatch, cur)
+	})
+	if err != nil {
+		return err
+	}
+	s.tracker.ClientDeleted(id)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// rotateOauthClientSecret answers POST /oauth-clients/{id}/secret with a new
+// secret; tokens issued before stop working.
+func (s *Server) rotateOauthClientSecret(c echo.Context) error {
+	secret, hash, err := NewSecret()
+	if err != nil {
+		return err
+	}
+	ifMatch := c.Request().Header.Get("If-Match")
+	updated, err := s.store.UpdateClient(c.Request().Context(), c.Param("id"), func(cur *models.OAuthClient) error {
+		if err := checkIfMatch(ifMatch, cur); err != nil {
+			return err
+		}
+		if cur.Type == models.TypePublic {
+			return apierrors.NewIllegalUpdate("secret: a PUBLIC client has no secret")
+		}
+		cur.SecretHash = hash
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.tracker.ClientChanged(updated)
+	return writeClientWithSecret(c, http.StatusOK, &updated, &secret)
+}
+
+// checkGrantableScopes refuses scopes the caller does not hold itself.
+func checkGrantableScopes(cl *caller, scopes []string) error {
+	if cl == nil {
+		return nil
+	}
+	var refused []string
+	for _, sc := range scopes {
+		if !cl.Holds(sc) {
+			refused = append(refused, "scope: the caller cannot grant "+sc+", which it does not hold")
+		}
+	}
+	if len(refused) > 0 {
+		return apierrors.NewForbidden(refused...)
+	}
+	return nil
+}
+
+// NewSecret returns a new client secret (64 lowercase hex from crypto/rand)
+// and the hash the store keeps.
+func NewSecret() (secret string, hash []byte, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, err
+	}
+	secret = hex.EncodeToString(b[:])
+	return secret, HashSecret(secret), nil
+}
+
+// HashSecret is the stored form of a secret. Secrets are 256 random bits, so
+// a fast hash is as strong as a slow one and keeps token issuance cheap.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// pathPrefix is "/v3" when the request came through the SailPoint alias.
+func pathPrefix(c echo.Context) string {
+	if strings.HasPrefix(c.Path(), "/v3/") {
+		return "/v3"
+	}
+	return ""
+}

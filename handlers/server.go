@@ -1,0 +1,193 @@
+// Package handlers is Clientele's HTTP layer: Echo routes, request and
+// response types, authentication, and the one error handler that turns every
+// failure into SailPoint's envelope. Handler names are the operationIds of
+// openapi.yaml.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/models"
+	"github.com/clientele/clientele/query"
+	"github.com/clientele/clientele/ratelimit"
+	"github.com/clientele/clientele/token"
+)
+
+// Store is what the HTTP layer needs of the store. db.Store implements it.
+type Store interface {
+	CreateClient(ctx context.Context, c models.OAuthClient) (models.OAuthClient, error)
+	GetClient(ctx context.Context, id string) (models.OAuthClient, error)
+	ListClients(ctx context.Context, q query.List) ([]models.OAuthClient, int64, error)
+	UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error)
+	DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) error
+	TouchLastUsed(ctx context.Context, id string, now time.Time) error
+	RevokeToken(ctx context.Context, ev models.TokenEvent) error
+	Ping(ctx context.Context) error
+}
+
+// Config holds the server's dependencies. Store, Tokens, Tracker and Keys
+// are required.
+type Config struct {
+	Store   Store
+	Tokens  *token.Issuer
+	Keys    *token.Keys
+	Tracker *token.Tracker
+	// Issuer is the iss of every token and the base of the metadata URLs.
+	Issuer string
+	// RateLimit limits management requests per client id; nil turns it off.
+	RateLimit *ratelimit.Limiter
+	// AuthFailures limits failed client authentications per remote address;
+	// nil turns it off.
+	AuthFailures *ratelimit.Limiter
+	// Spec is the OpenAPI document served at /openapi.yaml.
+	Spec []byte
+	// Logger receives one line per request and every internal fault.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server holds the dependencies every handler uses.
+type Server struct {
+	store        Store
+	tokens       *token.Issuer
+	keys         *token.Keys
+	tracker      *token.Tracker
+	issuer       string
+	rateLimit    *ratelimit.Limiter
+	authFailures *ratelimit.Limiter
+	spec         []byte
+	log          *slog.Logger
+	now          func() time.Time
+}
+
+// New returns the Echo instance serving the whole API.
+func New(cfg Config) *echo.Echo {
+	s := &Server{
+		store:        cfg.Store,
+		tokens:       cfg.Tokens,
+		keys:         cfg.Keys,
+		tracker:      cfg.Tracker,
+		issuer:       cfg.Issuer,
+		rateLimit:    cfg.RateLimit,
+		authFailures: cfg.AuthFailures,
+		spec:         cfg.Spec,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.logRequests)
+	s.routes(e)
+	return e
+}
+
+// routes lists the whole API surface, in the order of openapi.yaml. The
+// management API is also served under /v3, as SailPoint's SDKs expect.
+func (s *Server) routes(e *echo.Echo) {
+	// Authentication is per route, not per group: a group's middleware
+	// would also answer unknown paths under it with 401 instead of 404.
+	read := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeRead, models.ScopeManage)}
+	manage := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeManage)}
+	for _, prefix := range []string{"", "/v3"} {
+		e.GET(prefix+"/oauth-clients", s.listOauthClients, read...)
+		e.POST(prefix+"/oauth-clients", s.createOauthClient, manage...)
+		e.GET(prefix+"/oauth-clients/:id", s.getOauthClient, read...)
+		e.PATCH(prefix+"/oauth-clients/:id", s.patchOauthClient, manage...)
+		e.PUT(prefix+"/oauth-clients/:id", s.replaceOauthClient, manage...)
+		e.DELETE(prefix+"/oauth-clients/:id", s.deleteOauthClient, manage...)
+		e.POST(prefix+"/oauth-clients/:id/secret", s.rotateOauthClientSecret, manage...)
+	}
+	e.POST("/oauth/token", s.createToken)
+	e.POST("/oauth/introspect", s.introspectToken)
+	e.POST("/oauth/revoke", s.revokeToken)
+	e.GET("/.well-known/jwks.json", s.getJwks)
+	e.GET("/.well-known/oauth-authorization-server", s.getAuthorizationServerMetadata)
+	e.GET("/healthz", s.getHealth)
+	e.GET("/readyz", s.getReadiness)
+	e.GET("/openapi.yaml", s.getOpenApiSpec)
+}
+
+// handleError is the one place where errors become responses. API errors
+// keep their status; Echo's own errors get the envelope; anything else is
+// logged with the trackingId and answered 500.0 without internals.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var (
+		unauthorized *unauthorizedError
+		limited      *rateLimitedError
+		oauth        *oauthError
+	)
+	switch {
+	case errors.As(err, &unauthorized):
+		unauthorized.write(c)
+		return
+	case errors.As(err, &limited):
+		limited.write(c)
+		return
+	case errors.As(err, &oauth):
+		oauth.write(c)
+		return
+	}
+
+	apiErr := s.toAPIError(err, c)
+	if apiErr.Status >= 500 {
+		s.log.Error("request failed", "trackingId", trackingID(c),
+			"method", c.Request().Method, "route", c.Path(),
+			"detailCode", apiErr.DetailCode, "error", err.Error())
+	}
+	if apiErr.Allow != "" {
+		c.Response().Header().Set(echo.HeaderAllow, apiErr.Allow)
+	}
+	body := apiErr.WithTrackingID(trackingID(c))
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(body.Status)
+		return
+	}
+	if werr := c.JSON(body.Status, body); werr != nil {
+		s.log.Warn("writing error response", "trackingId", trackingID(c), "error", werr.Error())
+	}
+}
+
+func (s *Server) toAPIError(err error, c echo.Context) *apierrors.Error {
+	if apiErr, ok := apierrors.From(err); ok {
+		return apiErr
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return apierrors.NewNotFound("resource " + c.Request().URL.Path)
+		case http.StatusMethodNotAllowed:
+			allow, _ := c.Get(echo.ContextKeyHeaderAllow).(string)
+			return apierrors.NewMethodNotAllowed(c.Request().Method, allow)
+		case http.StatusRequestEntityTooLarge:
+			return apierrors.NewPayloadTooLarge(maxBodyBytes)
+		case http.StatusUnsupportedMediaType:
+			return apierrors.NewUnsupportedMediaType(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON)
+		case http.StatusBadRequest:
+			return apierrors.NewBadSyntax("the request could not be parsed")
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apierrors.NewUnavailable(err)
+	}
+	return apierrors.NewInternal(err)
+}
