@@ -196,10 +196,15 @@ func TestListOauthClients(t *testing.T) {
 			}
 		})
 	}
-	// Default order is created, then id: the admin (seeded first) leads.
-	r := e.do(request{method: http.MethodGet, path: "/oauth-clients?limit=1"})
-	if got := names(r); len(got) != 1 || got[0] != "admin" {
-		t.Errorf("first by default order = %v, want admin", got)
+	// The default order is created, then id: total and stable.
+	var all []map[string]any
+	e.do(request{method: http.MethodGet, path: "/oauth-clients"}).json(&all)
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if a["created"].(string) > b["created"].(string) ||
+			(a["created"] == b["created"] && a["id"].(string) >= b["id"].(string)) {
+			t.Errorf("default order broken at %d: %v/%v before %v/%v", i, a["created"], a["id"], b["created"], b["id"])
+		}
 	}
 	bad := []struct{ query, code, mention string }{
 		{"limit=251", apierrors.CodeIllegalValue, "limit"},
