@@ -113,7 +113,11 @@ func TestListFiltersSortsPages(t *testing.T) {
 				c.GrantTypes = []models.GrantType{models.GrantAuthorizationCode, models.GrantRefreshToken}
 				c.RedirectURIs = []string{"https://g.example"}
 			},
-			func(c *models.OAuthClient) { c.Name = "delta_x"; c.AccessType = models.AccessOffline; c.Internal = true },
+			func(c *models.OAuthClient) {
+				c.Name = "delta_x"
+				c.AccessType = models.AccessOffline
+				c.Internal = true
+			},
 			func(c *models.OAuthClient) { c.Name = "x' OR 1=1 --" },
 		}
 		var ids []string
@@ -562,4 +566,3 @@ func BenchmarkCompileFilter(b *testing.B) {
 		compileFilter(e)
 	}
 }
-
