@@ -46,7 +46,9 @@ const (
 	readTimeout       = 15 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 32 << 10
+	// maxHeaderBytes admits a long query string, so that the API refuses it
+	// in its own envelope; beyond it the server answers 431 itself.
+	maxHeaderBytes = 256 << 10
 	// authFailureRate limits failed client authentications per address.
 	authFailureRate = "20/1m"
 )

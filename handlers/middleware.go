@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	apierrors "github.com/clientele/clientele/errors"
 )
 
 const (
@@ -25,6 +28,20 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(ctxTrackingID, id)
 		c.Response().Header().Set(headerRequestID, id)
+		return next(c)
+	}
+}
+
+// maxQueryBytes bounds the query string; the longest legitimate one, a list
+// with a 4 KiB filter, is far shorter.
+const maxQueryBytes = 16 << 10
+
+// limitQuery refuses an oversized query string before any work is done.
+func (s *Server) limitQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if len(c.Request().URL.RawQuery) > maxQueryBytes {
+			return apierrors.NewLimitViolation(fmt.Sprintf("the query string exceeds %d bytes", maxQueryBytes))
+		}
 		return next(c)
 	}
 }

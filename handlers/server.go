@@ -92,7 +92,10 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.logRequests)
+	// Rate limits key on the peer's address: forwarding headers are not
+	// trusted, as nothing says a trusted proxy is in front.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(s.requestID, s.logRequests, s.limitQuery)
 	s.routes(e)
 	return e
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -202,6 +203,9 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 			return nil, apierrors.NewPayloadTooLarge(limit)
 		}
 		return nil, apierrors.NewBadSyntax("the body could not be read")
+	}
+	if !utf8.Valid(body) {
+		return nil, apierrors.NewBadSyntax("body: not valid UTF-8")
 	}
 	return body, nil
 }
