@@ -155,11 +155,12 @@ func TestCrashSafety(t *testing.T) {
 						default:
 						}
 						n.Add(1)
-						if i%20 == 0 {
+						if i%20 == 0 || id == "" {
 							r, err := c.do(http.MethodPost, "/oauth-clients", "application/json",
 								fmt.Sprintf(`{"name":"w%d-%d","grantTypes":["CLIENT_CREDENTIALS"]}`, w, i))
 							if err != nil || r.status != 201 {
-								return
+								id = ""
+								continue
 							}
 							id = r.object()["id"].(string)
 							mu.Lock()
@@ -171,7 +172,7 @@ func TestCrashSafety(t *testing.T) {
 						r, err := c.do(http.MethodPatch, "/oauth-clients/"+id, "application/json-patch+json",
 							`[{"op":"add","path":"/redirectUris/-","value":"`+u+`"}]`)
 						if err != nil || r.status != 200 {
-							return
+							continue
 						}
 						mu.Lock()
 						acked[id] = append(acked[id], u)
