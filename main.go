@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,8 @@ const (
 // config is the parsed configuration of SPEC §1.
 type config struct {
 	addr, db, issuer, rateLimit, logLevel, logFormat string
+	corsOrigins                                      string
+	metrics                                          bool
 	adminID, adminSecret                             string
 }
 
@@ -75,6 +78,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.rateLimit, "rate-limit", env("CLIENTELE_RATE_LIMIT", "100/10s"), "management requests per client, as N/DURATION; 0 turns it off")
 	fs.StringVar(&cfg.logLevel, "log-level", env("CLIENTELE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", env("CLIENTELE_LOG_FORMAT", "json"), "log format: json or text")
+	fs.StringVar(&cfg.corsOrigins, "cors-origins", env("CLIENTELE_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS, or *; empty turns CORS off")
+	metricsDefault := true
+	if v := getenv("CLIENTELE_METRICS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("CLIENTELE_METRICS %q: want true or false", v)
+		}
+		metricsDefault = b
+	}
+	fs.BoolVar(&cfg.metrics, "metrics", metricsDefault, "serve Prometheus metrics at /metrics")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -170,6 +183,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Issuer:  cfg.issuer,
 		Spec:    openapiSpec,
 		Logger:  logger,
+		Metrics: cfg.metrics,
+	}
+	for _, o := range strings.Split(cfg.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			hcfg.CORSOrigins = append(hcfg.CORSOrigins, o)
+		}
 	}
 	if !rate.Off() {
 		hcfg.RateLimit = ratelimit.New(rate, time.Now)

@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,6 +52,9 @@ type env struct {
 type envOptions struct {
 	dbURL     string
 	rateLimit string
+	metrics   bool
+	cors      []string
+	logs      io.Writer
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, envOptions{}) }
@@ -86,7 +91,12 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		Keys:    keys,
 		Tracker: tracker,
 		Issuer:  testIssuer,
-		Spec:    []byte("openapi: 3.0.3\n"),
+		Spec:        []byte("openapi: 3.0.3\n"),
+		Metrics:     o.metrics,
+		CORSOrigins: o.cors,
+	}
+	if o.logs != nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(o.logs, nil))
 	}
 	authRate, err := ratelimit.ParseRate("20/1m")
 	if err != nil {
@@ -150,6 +160,7 @@ func (e *env) token(id, secret, scope string) string {
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	rec := httptest.NewRecorder()
 	e.e.ServeHTTP(rec, req)
+	checkAgainstSpec(e.t, req, []byte(form.Encode()), rec)
 	if rec.Code != http.StatusOK {
 		e.t.Fatalf("token for %s: status %d, body %s", id, rec.Code, rec.Body)
 	}
@@ -211,6 +222,7 @@ func (e *env) do(r request) response {
 	}
 	rec := httptest.NewRecorder()
 	e.e.ServeHTTP(rec, req)
+	checkAgainstSpec(e.t, req, body, rec)
 	if got := rec.Header().Get("X-Request-ID"); len(got) != 32 {
 		e.t.Errorf("%s %s: X-Request-ID = %q, want 32 hex", r.method, r.path, got)
 	}

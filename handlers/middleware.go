@@ -88,6 +88,9 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		status := c.Response().Status
+		if s.metrics != nil {
+			s.metrics.observe(c.Request().Method, routeOf(c), status, time.Since(start))
+		}
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError

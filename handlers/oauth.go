@@ -94,6 +94,9 @@ func (s *Server) createToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.metrics != nil {
+		s.metrics.tokensIssued.Inc()
+	}
 	if cl.LastUsed == nil || now.Sub(*cl.LastUsed) >= lastUsedEvery {
 		if err := s.store.TouchLastUsed(c.Request().Context(), cl.ID, now); err != nil {
 			s.log.Warn("recording lastUsed", "trackingId", trackingID(c), "clientId", cl.ID, "error", err.Error())

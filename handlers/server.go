@@ -48,6 +48,10 @@ type Config struct {
 	AuthFailures *ratelimit.Limiter
 	// Spec is the OpenAPI document served at /openapi.yaml.
 	Spec []byte
+	// Metrics serves /metrics and measures requests, tokens and the store.
+	Metrics bool
+	// CORSOrigins enables CORS for these origins ("*" for any); none, off.
+	CORSOrigins []string
 	// Logger receives one line per request and every internal fault.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -64,6 +68,7 @@ type Server struct {
 	rateLimit    *ratelimit.Limiter
 	authFailures *ratelimit.Limiter
 	spec         []byte
+	metrics      *metrics
 	log          *slog.Logger
 	now          func() time.Time
 }
@@ -88,6 +93,10 @@ func New(cfg Config) *echo.Echo {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if cfg.Metrics {
+		s.metrics = newMetrics()
+		s.store = timedStore{Store: s.store, m: s.metrics}
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -96,6 +105,9 @@ func New(cfg Config) *echo.Echo {
 	// trusted, as nothing says a trusted proxy is in front.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(s.requestID, s.logRequests, s.limitQuery)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(corsMiddleware(cfg.CORSOrigins))
+	}
 	s.routes(e)
 	return e
 }
@@ -124,6 +136,9 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.getHealth)
 	e.GET("/readyz", s.getReadiness)
 	e.GET("/openapi.yaml", s.getOpenApiSpec)
+	if s.metrics != nil {
+		e.GET("/metrics", s.metrics.handler())
+	}
 }
 
 // handleError is the one place where errors become responses. API errors
@@ -159,7 +174,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if apiErr.Allow != "" {
 		c.Response().Header().Set(echo.HeaderAllow, apiErr.Allow)
 	}
-	body := apiErr.WithTrackingID(trackingID(c))
+	body := localize(apiErr, c.Request().Header.Get("Accept-Language")).WithTrackingID(trackingID(c))
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(body.Status)
 		return
