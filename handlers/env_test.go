@@ -2,11 +2,11 @@ package handlers_test
 
 import (
 	"bytes"
-	"io"
-	"log/slog"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -86,11 +86,11 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		store.Close()
 	})
 	cfg := handlers.Config{
-		Store:   store,
-		Tokens:  token.NewIssuer(testIssuer, keys),
-		Keys:    keys,
-		Tracker: tracker,
-		Issuer:  testIssuer,
+		Store:       store,
+		Tokens:      token.NewIssuer(testIssuer, keys),
+		Keys:        keys,
+		Tracker:     tracker,
+		Issuer:      testIssuer,
 		Spec:        []byte("openapi: 3.0.3\n"),
 		Metrics:     o.metrics,
 		CORSOrigins: o.cors,
