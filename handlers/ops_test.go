@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -159,5 +161,31 @@ func TestCORS(t *testing.T) {
 	other := on.do(request{method: http.MethodGet, path: "/healthz", token: "-", header: map[string]string{"Origin": "https://evil.example"}})
 	if other.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Error("an origin outside the list is allowed")
+	}
+}
+
+func TestDocsServeEverythingLocally(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(request{method: http.MethodGet, path: "/docs", token: "-"})
+	r.wantStatus(200)
+	page := r.Body.String()
+	if !strings.HasPrefix(r.Header().Get("Content-Type"), "text/html") || !strings.Contains(page, "/openapi.yaml") {
+		t.Fatalf("docs page: %s %.300s", r.Header().Get("Content-Type"), page)
+	}
+	for _, m := range regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+		if strings.Contains(m[1], "://") {
+			t.Errorf("the page loads %s from elsewhere", m[1])
+		}
+	}
+	for path, ct := range map[string]string{
+		"/docs/swagger-ui-bundle.js": "javascript", "/docs/swagger-ui.css": "text/css",
+		"/docs/swagger-ui-standalone-preset.js": "javascript", "/docs/oauth2-redirect.html": "text/html",
+	} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		rec := httptest.NewRecorder()
+		e.e.ServeHTTP(rec, req)
+		if rec.Code != 200 || !strings.Contains(rec.Header().Get("Content-Type"), ct) || rec.Body.Len() < 100 {
+			t.Errorf("%s: %d %q %d bytes", path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
+		}
 	}
 }

@@ -68,6 +68,7 @@ type Server struct {
 	rateLimit    *ratelimit.Limiter
 	authFailures *ratelimit.Limiter
 	spec         []byte
+	docs         echo.HandlerFunc
 	metrics      *metrics
 	log          *slog.Logger
 	now          func() time.Time
@@ -84,6 +85,7 @@ func New(cfg Config) *echo.Echo {
 		rateLimit:    cfg.RateLimit,
 		authFailures: cfg.AuthFailures,
 		spec:         cfg.Spec,
+		docs:         docsHandler(),
 		log:          cfg.Logger,
 		now:          cfg.Now,
 	}
@@ -136,6 +138,8 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.getHealth)
 	e.GET("/readyz", s.getReadiness)
 	e.GET("/openapi.yaml", s.getOpenApiSpec)
+	e.GET("/docs", s.getApiDocs)
+	e.GET("/docs/*", s.getApiDocs)
 	if s.metrics != nil {
 		e.GET("/metrics", s.metrics.handler())
 	}

@@ -37,6 +37,7 @@ func specRouterFor(t *testing.T) routers.Router {
 		if specErr = doc.Validate(context.Background()); specErr != nil {
 			return
 		}
+		openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 		// Match any host: the tests' requests name none.
 		doc.Servers = openapi3.Servers{{URL: "/"}}
 		specRouter, specErr = gorillamux.NewRouter(doc)

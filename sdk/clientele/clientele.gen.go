@@ -999,6 +999,13 @@ type ClientInterface interface {
 	// Corresponds with GET /.well-known/oauth-authorization-server (the `GetAuthorizationServerMetadata` operationId).
 	GetAuthorizationServerMetadata(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiDocs Interactive API reference
+	//
+	// Swagger UI rendered from this document, with every asset served by the server itself, so it works without internet access. Authorize with the client-credentials flow, then try any call.
+	//
+	// Corresponds with GET /docs (the `GetApiDocs` operationId).
+	GetApiDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealth Liveness
 	//
 	// The process is up.
@@ -1276,6 +1283,23 @@ func (c *Client) GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /.well-known/oauth-authorization-server (the `GetAuthorizationServerMetadata` operationId).
 func (c *Client) GetAuthorizationServerMetadata(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetAuthorizationServerMetadataRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiDocs Interactive API reference
+//
+// Swagger UI rendered from this document, with every asset served by the server itself, so it works without internet access. Authorize with the client-credentials flow, then try any call.
+//
+// Corresponds with GET /docs (the `GetApiDocs` operationId).
+func (c *Client) GetApiDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiDocsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1785,6 +1809,33 @@ func NewGetAuthorizationServerMetadataRequest(server string) (*http.Request, err
 	}
 
 	operationPath := fmt.Sprintf("/.well-known/oauth-authorization-server")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiDocsRequest constructs an http.Request for the GetApiDocs method
+func NewGetApiDocsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/docs")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -2601,6 +2652,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /.well-known/oauth-authorization-server (the `GetAuthorizationServerMetadata` operationId).
 	GetAuthorizationServerMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthorizationServerMetadataResponse, error)
 
+	// GetApiDocsWithResponse Interactive API reference
+	//
+	// Swagger UI rendered from this document, with every asset served by the server itself, so it works without internet access. Authorize with the client-credentials flow, then try any call.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /docs (the `GetApiDocs` operationId).
+	GetApiDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiDocsResponse, error)
+
 	// GetHealthWithResponse Liveness
 	//
 	// The process is up.
@@ -2960,6 +3020,47 @@ func (r GetAuthorizationServerMetadataResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetAuthorizationServerMetadataResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiDocsResponse200Headers the declared response headers of an HTTP 200 response for GetApiDocs
+type GetApiDocsResponse200Headers struct {
+	XRequestID *string
+}
+
+type GetApiDocsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetApiDocsResponse200Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiDocsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiDocsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiDocsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiDocsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4740,6 +4841,21 @@ func (c *ClientWithResponses) GetAuthorizationServerMetadataWithResponse(ctx con
 	return ParseGetAuthorizationServerMetadataResponse(rsp)
 }
 
+// GetApiDocsWithResponse Interactive API reference
+//
+// Swagger UI rendered from this document, with every asset served by the server itself, so it works without internet access. Authorize with the client-credentials flow, then try any call.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /docs (the `GetApiDocs` operationId).
+func (c *ClientWithResponses) GetApiDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiDocsResponse, error) {
+	rsp, err := c.GetApiDocs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiDocsResponse(rsp)
+}
+
 // GetHealthWithResponse Liveness
 //
 // The process is up.
@@ -5199,6 +5315,35 @@ func ParseGetAuthorizationServerMetadataResponse(rsp *http.Response) (*GetAuthor
 	switch {
 	case rsp.StatusCode == 200:
 		var headers GetAuthorizationServerMetadataResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetApiDocsResponse parses an HTTP response from a GetApiDocsWithResponse call
+func ParseGetApiDocsResponse(rsp *http.Response) (*GetApiDocsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiDocsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetApiDocsResponse200Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
