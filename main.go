@@ -57,7 +57,7 @@ const (
 // config is the parsed configuration of SPEC §1.
 type config struct {
 	addr, db, issuer, rateLimit, logLevel, logFormat string
-	corsOrigins                                      string
+	corsOrigins, pprofAddr                           string
 	metrics                                          bool
 	adminID, adminSecret                             string
 }
@@ -79,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.logLevel, "log-level", env("CLIENTELE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", env("CLIENTELE_LOG_FORMAT", "json"), "log format: json or text")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", env("CLIENTELE_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS, or *; empty turns CORS off")
+	fs.StringVar(&cfg.pprofAddr, "pprof-addr", env("CLIENTELE_PPROF_ADDR", ""), "serve Go's pprof profiles on this separate address (off when empty; keep it on loopback)")
 	metricsDefault := true
 	if v := getenv("CLIENTELE_METRICS"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -203,6 +204,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.pprofAddr != "" {
+		stopProfiles, err := serveProfiles(cfg.pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+		fmt.Fprintf(stderr, "clientele: pprof on http://%s/debug/pprof/\n", cfg.pprofAddr)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -92,6 +92,18 @@ func New(t testing.TB) *Server {
 	return s
 }
 
+// Start starts a throwaway server outside a test (for the load benchmark);
+// the caller stops it with Stop and removes it with Remove.
+func Start() (*Server, error) { return start() }
+
+// Remove deletes the server's files; call it after Stop.
+func (s *Server) Remove() { os.RemoveAll(s.dir) }
+
+// NewDatabase creates a new, empty database on s and returns its URL.
+func (s *Server) NewDatabase(ctx context.Context) (string, error) {
+	return createDatabase(ctx, s.BaseURL())
+}
+
 // Stop shuts the shared server down; call it from TestMain after m.Run.
 func Stop() {
 	if shared != nil {
@@ -242,23 +254,31 @@ func (s *Server) Stop() {
 
 func newDatabase(t testing.TB, base string) string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u, err := createDatabase(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func createDatabase(ctx context.Context, base string) (string, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("connecting to PostgreSQL: %v", err)
+		return "", fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database: %v", err)
+		return "", fmt.Errorf("creating database: %w", err)
 	}
 	i := strings.LastIndex(base, "/")
 	q := ""
 	if j := strings.Index(base[i:], "?"); j >= 0 {
 		q = base[i+j:]
 	}
-	return base[:i] + "/" + name + q
+	return base[:i] + "/" + name + q, nil
 }

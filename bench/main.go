@@ -1,0 +1,416 @@
+// Command bench is Clientele's load benchmark. It builds the server, starts
+// it on loopback with rate limiting off, seeds its store, and drives it with
+// a fixed number of keep-alive connections for a fixed time per scenario,
+// reporting requests per second, latency percentiles, errors and the
+// server's peak memory — each scenario also as a ratio to GET /healthz
+// measured in the same run, this machine's ceiling.
+//
+//	go run ./bench                 # SQLite, 1 000 clients
+//	go run ./bench -matrix         # 1 000 and 100 000 clients, SQLite and PostgreSQL
+//	go run ./bench -db postgres -clients 100000 -duration 10s
+//
+// Every loop is bounded in time and in count; traffic goes to 127.0.0.1 only.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/clientele/clientele/db"
+	"github.com/clientele/clientele/handlers"
+	"github.com/clientele/clientele/internal/pgtest"
+	"github.com/clientele/clientele/models"
+)
+
+const (
+	adminID     = "bench-admin"
+	adminSecret = "bench-admin-secret-0123456789abcdef0123"
+	// seededSecret is the secret of every seeded client.
+	seededSecret = "bench-client-secret-0123456789abcdef01234"
+)
+
+type options struct {
+	clients     int
+	backend     string
+	duration    time.Duration
+	conns       int
+	maxRequests int
+	matrix      bool
+	pprofAddr   string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.clients, "clients", 1000, "clients to seed")
+	flag.StringVar(&o.backend, "db", "sqlite", "store: sqlite or postgres (a throwaway server)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "time per scenario")
+	flag.IntVar(&o.conns, "conns", 16, "concurrent connections")
+	flag.IntVar(&o.maxRequests, "max-requests", 2_000_000, "most requests per scenario")
+	flag.BoolVar(&o.matrix, "matrix", false, "run 1 000 and 100 000 clients on SQLite and PostgreSQL")
+	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "start the server with pprof on this loopback address")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	work, err := os.MkdirTemp("", "clientele-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "clientele")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v: %s", err, out)
+	}
+	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario\n\n", machine(), o.conns, o.duration)
+
+	type cell struct {
+		backend string
+		clients int
+	}
+	cells := []cell{{o.backend, o.clients}}
+	if o.matrix {
+		cells = []cell{{"sqlite", 1000}, {"sqlite", 100_000}, {"postgres", 1000}, {"postgres", 100_000}}
+	}
+	var pg *pgtest.Server
+	defer func() {
+		if pg != nil {
+			pg.Stop()
+			pg.Remove()
+		}
+	}()
+	for _, c := range cells {
+		dbURL := "sqlite://" + filepath.Join(work, fmt.Sprintf("bench-%d.db", c.clients))
+		if c.backend == "postgres" {
+			if pg == nil {
+				if pg, err = pgtest.Start(); err != nil {
+					return fmt.Errorf("starting PostgreSQL: %w", err)
+				}
+			}
+			if dbURL, err = pg.NewDatabase(context.Background()); err != nil {
+				return err
+			}
+		}
+		if err := benchCell(o, bin, c.backend, dbURL, c.clients); err != nil {
+			return fmt.Errorf("%s, %d clients: %w", c.backend, c.clients, err)
+		}
+	}
+	return nil
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	n := 0
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		n = strings.Count(string(data), "processor\t:")
+	}
+	return fmt.Sprintf("%d × %s, the load generator sharing the cores", n, cpu)
+}
+
+// seed stores n clients directly through the store, before the server
+// starts: names bench-000000 …, every one able to get tokens.
+func seed(dbURL string, n int) ([]string, error) {
+	ctx := context.Background()
+	s, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	ids := make([]string, n)
+	hash := handlers.HashSecret(seededSecret)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	workers := 1
+	if s.Dialect() == db.Postgres {
+		workers = 8
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				c := models.NewClient()
+				c.ID = fmt.Sprintf("%032x", i+1)
+				c.Name = fmt.Sprintf("bench-%06d", i)
+				c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
+				c.Scope = []string{models.ScopeRead}
+				c.SecretHash = hash
+				if _, err := s.CreateClient(ctx, c); err != nil {
+					errs <- err
+					return
+				}
+				ids[i] = c.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return ids, <-errs
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	done chan error
+}
+
+func start(bin, dbURL, pprofAddr string) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := []string{"--addr", addr, "--db", dbURL, "--log-level", "warn"}
+	if pprofAddr != "" {
+		args = append(args, "--pprof-addr", pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "CLIENTELE_RATE_LIMIT=0",
+		"CLIENTELE_ADMIN_CLIENT_ID="+adminID, "CLIENTELE_ADMIN_CLIENT_SECRET="+adminSecret)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, base: "http://" + addr, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(s.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			return nil, fmt.Errorf("server exited: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	s.stop()
+	return nil, errors.New("server not ready within 60 s")
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// peakRSS is the server's resident high-water mark in MiB.
+func (s *server) peakRSS() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) >= 2 && fields[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(fields[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+func token(base, id, secret string) (string, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	resp, err := http.PostForm(base+"/oauth/token", form)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var t struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || resp.StatusCode != 200 {
+		return "", fmt.Errorf("token: status %d: %v", resp.StatusCode, err)
+	}
+	return t.AccessToken, nil
+}
+
+// scenario makes the i-th request of one worker.
+type scenario struct {
+	name string
+	make func(worker, i int) *http.Request
+}
+
+type result struct {
+	name       string
+	requests   int
+	errors     int
+	elapsed    time.Duration
+	p50, p99   time.Duration
+	firstError string
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// drive runs one scenario on o.conns connections for o.duration or
+// o.maxRequests requests, whichever comes first.
+func drive(o options, sc scenario) result {
+	tr := &http.Transport{MaxIdleConns: o.conns, MaxIdleConnsPerHost: o.conns, MaxConnsPerHost: o.conns, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var sent atomic.Int64
+	lat := make([][]time.Duration, o.conns)
+	errs := make([]int, o.conns)
+	var firstErr atomic.Value
+	deadline := time.Now().Add(o.duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.conns; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline) && sent.Add(1) <= int64(o.maxRequests); i++ {
+				req := sc.make(w, i)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+				if err != nil || resp.StatusCode >= 300 {
+					errs[w]++
+					if err == nil {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	r := result{name: sc.name, elapsed: time.Since(start)}
+	var all []time.Duration
+	for w := range lat {
+		all = append(all, lat[w]...)
+		r.errors += errs[w]
+	}
+	r.requests = len(all)
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	if len(all) > 0 {
+		r.p50 = all[len(all)/2]
+		r.p99 = all[len(all)*99/100]
+	}
+	if v, ok := firstErr.Load().(string); ok {
+		r.firstError = v
+	}
+	return r
+}
+
+func benchCell(o options, bin, backend, dbURL string, clients int) error {
+	seedStart := time.Now()
+	ids, err := seed(dbURL, clients)
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	seedTime := time.Since(seedStart)
+	srv, err := start(bin, dbURL, o.pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	admin, err := token(srv.base, adminID, adminSecret)
+	if err != nil {
+		return err
+	}
+	auth := "Bearer " + admin
+	get := func(path string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, srv.base+path, nil)
+		req.Header.Set("Authorization", auth)
+		return req
+	}
+	patch := func(id string, n int) *http.Request {
+		body := fmt.Sprintf(`[{"op":"replace","path":"/description","value":"rev %d"}]`, n)
+		req, _ := http.NewRequest(http.MethodPatch, srv.base+"/oauth-clients/"+id, strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json-patch+json")
+		return req
+	}
+	spread := ids
+	if len(spread) > 1000 {
+		spread = spread[:1000]
+	}
+	listPath := "/oauth-clients?limit=250&filters=" + url.QueryEscape(`name sw "bench-0001"`)
+	tokenForm := url.Values{"grant_type": {"client_credentials"}, "client_id": {ids[0]}, "client_secret": {seededSecret}}.Encode()
+	scenarios := []scenario{
+		{"GET /healthz (ceiling)", func(int, int) *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, srv.base+"/healthz", nil)
+			return req
+		}},
+		{"GET /oauth-clients/{id}", func(int, int) *http.Request { return get("/oauth-clients/" + ids[rand.IntN(len(ids))]) }},
+		{"PATCH, one hot client", func(w, i int) *http.Request { return patch(ids[0], w*1_000_000+i) }},
+		{"PATCH, spread over 1 000", func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }},
+		{`GET list, name sw "…", limit=250`, func(int, int) *http.Request { return get(listPath) }},
+		{"POST /oauth/token", func(int, int) *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, srv.base+"/oauth/token", bytes.NewReader([]byte(tokenForm)))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		}},
+	}
+	results := make([]result, len(scenarios))
+	for i, sc := range scenarios {
+		results[i] = drive(o, sc)
+	}
+	ceiling := results[0].rps()
+	fmt.Printf("## %s, %d clients (seeded in %v)\n\n", backend, clients, seedTime.Round(time.Millisecond))
+	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | errors |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.errors)
+	}
+	fmt.Printf("\nServer peak RSS: %.1f MiB\n\n", srv.peakRSS())
+	for _, r := range results {
+		if r.firstError != "" {
+			fmt.Printf("first error of %s: %s\n", r.name, r.firstError)
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
