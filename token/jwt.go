@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clientele/clientele/models"
@@ -81,10 +82,21 @@ var b64 = base64.RawURLEncoding
 type Issuer struct {
 	issuer string
 	keys   *Keys
+
+	// verified remembers tokens whose signature and claims checked out, so
+	// that a client calling again costs a map lookup, not an ECDSA
+	// verification. Only the time checks are repeated on a hit.
+	mu       sync.RWMutex
+	verified map[string]Claims
 }
 
+// maxVerified bounds the verified-token memory.
+const maxVerified = 4096
+
 // NewIssuer returns an Issuer for iss signing with keys.
-func NewIssuer(iss string, keys *Keys) *Issuer { return &Issuer{issuer: iss, keys: keys} }
+func NewIssuer(iss string, keys *Keys) *Issuer {
+	return &Issuer{issuer: iss, keys: keys, verified: make(map[string]Claims)}
+}
 
 // Issue signs a token for c with scope, valid for c's
 // AccessTokenValiditySeconds from now.
@@ -137,6 +149,48 @@ func (i *Issuer) Verify(ctx context.Context, raw string, now time.Time) (Claims,
 	if len(raw) > MaxTokenBytes {
 		return Claims{}, ErrMalformed
 	}
+	i.mu.RLock()
+	c, ok := i.verified[raw]
+	i.mu.RUnlock()
+	if ok {
+		return c, checkTimes(c, now)
+	}
+	c, err := i.verify(ctx, raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := checkTimes(c, now); err != nil {
+		return Claims{}, err
+	}
+	i.mu.Lock()
+	if len(i.verified) >= maxVerified {
+		// Forget an arbitrary quarter: a forgotten token is verified again.
+		n := maxVerified / 4
+		for k := range i.verified {
+			delete(i.verified, k)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	i.verified[raw] = c
+	i.mu.Unlock()
+	return c, nil
+}
+
+// checkTimes refuses a token that has expired or was issued in the future.
+func checkTimes(c Claims, now time.Time) error {
+	if !now.Before(c.ExpiresAt) {
+		return ErrExpired
+	}
+	if c.IssuedAt.After(now.Add(leeway)) {
+		return ErrNotYet
+	}
+	return nil
+}
+
+// verify checks everything of a token but the times.
+func (i *Issuer) verify(ctx context.Context, raw string) (Claims, error) {
 	h64, rest, ok := strings.Cut(raw, ".")
 	p64, s64, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.Contains(s64, ".") {
@@ -194,12 +248,6 @@ func (i *Issuer) Verify(ctx context.Context, raw string, now time.Time) (Claims,
 		return Claims{}, ErrIssuer
 	}
 	exp, iat := time.Unix(w.Exp, 0), time.Unix(w.Iat, 0)
-	if !now.Before(exp) {
-		return Claims{}, ErrExpired
-	}
-	if iat.After(now.Add(leeway)) {
-		return Claims{}, ErrNotYet
-	}
 	return Claims{
 		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: strings.Fields(w.Scope),
 		IssuedAt: iat, ExpiresAt: exp, JTI: w.Jti, Generation: w.Gen,
