@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,9 +143,13 @@ func (s *Store) CreateClient(ctx context.Context, c models.OAuthClient) (models.
 
 // GetClient returns the client id, or a 404.
 func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, error) {
-	var row clientRow
-	if err := s.r.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
+	st, err := s.rs.get(ctx, s.rebind(selectClient))
+	if err != nil {
+		return models.OAuthClient{}, translate(err)
+	}
+	row, err := scanClient(st.QueryRowContext(ctx, id))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
 			return models.OAuthClient{}, notFound(id)
 		}
 		return models.OAuthClient{}, translate(err)
@@ -156,7 +161,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, e
 // its limit and offset. total counts every client the filter matches and
 // is computed only when q.Count (else -1).
 func (s *Store) ListClients(ctx context.Context, q query.List) ([]models.OAuthClient, int64, error) {
-	where, args := compileFilter(q.Where)
+	where, args := compileFilter(q.Where, s.dialect)
 	base := s.r.WithContext(ctx).Model(&clientRow{})
 	if where != "" {
 		base = base.Where(where, args...)
@@ -192,44 +197,73 @@ func (s *Store) ListClients(ctx context.Context, q query.List) ([]models.OAuthCl
 // tokens bumps TokenGeneration and records a token event, in the same
 // transaction.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error) {
-	var out models.OAuthClient
-	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := s.lockClient(tx, id)
-		if err != nil {
-			return err
-		}
-		next := cur.Clone()
-		if err := fn(&next); err != nil {
-			return err
-		}
-		next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
-		if err := next.Validate(); err != nil {
-			return err
-		}
-		if models.SameStoredValues(&cur, &next) {
-			out = cur
-			return nil
-		}
-		now := s.nowMillis()
-		if models.InvalidatesTokens(&cur, &next) {
-			next.TokenGeneration = cur.TokenGeneration + 1
-			if err := insertEvent(tx, models.TokenEvent{ClientID: id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
-				return err
-			}
-		}
-		next.Modified = now
-		row := toRow(&next)
-		if err := tx.Model(&clientRow{}).Where("id = ?", id).Select("*").Omit("id", "created", "last_used").Updates(&row).Error; err != nil {
-			return err
-		}
-		out = next
-		return nil
-	})
+	out, err := s.updateClient(ctx, id, fn)
 	if err != nil {
 		return models.OAuthClient{}, translate(err)
 	}
 	return out, nil
 }
+
+func (s *Store) updateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error) {
+	query := selectClient
+	if s.dialect == Postgres {
+		query += " FOR UPDATE"
+	}
+	sel, err := s.ws.get(ctx, s.rebind(query))
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	upd, err := s.ws.get(ctx, s.rebind(updateClient))
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	wdb, _ := s.w.DB()
+	tx, err := wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	defer tx.Rollback()
+	row, err := scanClient(tx.StmtContext(ctx, sel).QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.OAuthClient{}, notFound(id)
+	}
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	cur, err := row.model()
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	next := cur.Clone()
+	if err := fn(&next); err != nil {
+		return models.OAuthClient{}, err
+	}
+	next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
+	if err := next.Validate(); err != nil {
+		return models.OAuthClient{}, err
+	}
+	if models.SameStoredValues(&cur, &next) {
+		return cur, nil
+	}
+	now := s.nowMillis()
+	if models.InvalidatesTokens(&cur, &next) {
+		next.TokenGeneration = cur.TokenGeneration + 1
+		if _, err := tx.ExecContext(ctx, s.rebind(insertEventSQL), id, nil, now.Add(clientEventLifetime).UnixMilli(), now.UnixMilli()); err != nil {
+			return models.OAuthClient{}, err
+		}
+	}
+	next.Modified = now
+	newRow := toRow(&next)
+	if _, err := tx.StmtContext(ctx, upd).ExecContext(ctx, updateArgs(&newRow)...); err != nil {
+		return models.OAuthClient{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return models.OAuthClient{}, err
+	}
+	return next, nil
+}
+
+const insertEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"
 
 // lockClient reads a client inside a transaction, locking its row on
 // PostgreSQL so that concurrent updates of one client run one after the

@@ -57,36 +57,42 @@ func likeEscape(s string) string {
 // compileFilter renders e as a WHERE fragment with ? placeholders and its
 // arguments. Every comparison yields true or false, never NULL, so that
 // "not" means what it says on nullable columns.
-func compileFilter(e query.Expr) (string, []any) {
+func compileFilter(e query.Expr, dialect string) (string, []any) {
 	if e == nil {
 		return "", nil
 	}
 	var b strings.Builder
 	var args []any
-	compile(&b, &args, e)
+	f := filterCompiler{rangePrefixes: dialect == SQLite}
+	f.compile(&b, &args, e)
 	return b.String(), args
 }
 
-func compile(b *strings.Builder, args *[]any, e query.Expr) {
+// filterCompiler holds what differs between dialects.
+type filterCompiler struct {
+	rangePrefixes bool
+}
+
+func (f filterCompiler) compile(b *strings.Builder, args *[]any, e query.Expr) {
 	switch e := e.(type) {
 	case *query.And:
 		b.WriteByte('(')
-		compile(b, args, e.Left)
+		f.compile(b, args, e.Left)
 		b.WriteString(" AND ")
-		compile(b, args, e.Right)
+		f.compile(b, args, e.Right)
 		b.WriteByte(')')
 	case *query.Or:
 		b.WriteByte('(')
-		compile(b, args, e.Left)
+		f.compile(b, args, e.Left)
 		b.WriteString(" OR ")
-		compile(b, args, e.Right)
+		f.compile(b, args, e.Right)
 		b.WriteByte(')')
 	case *query.Not:
 		b.WriteString("(NOT ")
-		compile(b, args, e.X)
+		f.compile(b, args, e.X)
 		b.WriteByte(')')
 	case *query.Cmp:
-		compileCmp(b, args, e)
+		f.compileCmp(b, args, e)
 	default:
 		panic(fmt.Sprintf("db: unknown filter node %T", e))
 	}
@@ -105,7 +111,7 @@ func value(c column, v query.Value) any {
 	return v.Str
 }
 
-func compileCmp(b *strings.Builder, args *[]any, e *query.Cmp) {
+func (f filterCompiler) compileCmp(b *strings.Builder, args *[]any, e *query.Cmp) {
 	c, ok := columns[e.Field]
 	if !ok {
 		panic("db: unknown filter field " + e.Field) // the parser admits only known fields
@@ -152,12 +158,21 @@ func compileCmp(b *strings.Builder, args *[]any, e *query.Cmp) {
 			compileGrants(b, args, col, e.Values)
 			return
 		}
-		pattern := likeEscape(strings.ToLower(e.Values[0].Str)) + "%"
+		value := strings.ToLower(e.Values[0].Str)
+		pattern := likeEscape(value) + "%"
 		if e.Op == query.OpCo {
 			pattern = "%" + pattern
 		}
 		b.WriteByte('(')
 		guard()
+		if e.Op == query.OpSw && value != "" && f.rangePrefixes {
+			// On SQLite a prefix is also a range of the lowercased column in
+			// byte order, which its index serves (SQLite's LIKE cannot use
+			// it); LIKE stays as the exact test. PostgreSQL's LIKE uses its
+			// text_pattern_ops index by itself.
+			b.WriteString(col + " >= ? AND " + col + " < ? AND ")
+			*args = append(*args, value, value+"\U0010FFFF")
+		}
 		b.WriteString(col + ` LIKE ? ESCAPE '\')`)
 		*args = append(*args, pattern)
 	case query.OpCa:

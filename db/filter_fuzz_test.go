@@ -38,7 +38,7 @@ func FuzzCompileFilter(f *testing.F) {
 		if err != nil || e == nil {
 			return
 		}
-		sql, args := compileFilter(e)
+		sql, args := compileFilter(e, SQLite)
 		if !sqlVocabulary.MatchString(sql) {
 			t.Fatalf("filter %q compiled to SQL with foreign text: %s", s, sql)
 		}

@@ -42,9 +42,28 @@ type Store struct {
 	w *gorm.DB
 	// r runs reads; on SQLite a pool of its own, reading in parallel with
 	// the writer thanks to WAL.
-	r       *gorm.DB
+	r *gorm.DB
+	// rs and ws are prepared statements of the hot paths on the reader's
+	// and the writer's pools.
+	rs, ws  *stmts
 	closers []func() error
 	now     func() time.Time
+}
+
+// finish sets up what every dialect shares once the pools are open.
+func (s *Store) finish() *Store {
+	rdb, _ := s.r.DB()
+	wdb, _ := s.w.DB()
+	s.rs, s.ws = &stmts{db: rdb}, &stmts{db: wdb}
+	if rdb == wdb {
+		s.ws = s.rs
+	}
+	closers := []func() error{s.rs.close}
+	if s.ws != s.rs {
+		closers = append(closers, s.ws.close)
+	}
+	s.closers = append(closers, s.closers...)
+	return s
 }
 
 // connectTimeout bounds how long an unreachable PostgreSQL can stall a call.
@@ -108,7 +127,7 @@ func openSQLite(path string) (*Store, error) {
 		sqlDB.SetConnMaxIdleTime(0)
 		s.w, s.r = g, g
 		s.closers = append(s.closers, sqlDB.Close)
-		return s, nil
+		return s.finish(), nil
 	}
 	// WAL lets readers run beside the writer; NORMAL synchronous keeps
 	// every committed write across a crash of the process (not of the
@@ -138,7 +157,7 @@ func openSQLite(path string) (*Store, error) {
 	rdb.SetMaxIdleConns(8)
 	s.w, s.r = w, r
 	s.closers = append(s.closers, rdb.Close, wdb.Close)
-	return s, nil
+	return s.finish(), nil
 }
 
 func openPostgres(rawURL string) (*Store, error) {
@@ -166,7 +185,8 @@ func openPostgres(rawURL string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("database %s is unreachable: %s", redact(rawURL), oneLine(err))
 	}
-	return &Store{dialect: Postgres, w: g, r: g, closers: []func() error{sqlDB.Close}, now: time.Now}, nil
+	s := &Store{dialect: Postgres, w: g, r: g, closers: []func() error{sqlDB.Close}, now: time.Now}
+	return s.finish(), nil
 }
 
 // Close closes every connection.

@@ -563,6 +563,6 @@ func BenchmarkCompileFilter(b *testing.B) {
 	e, _ := query.ParseFilters(`name sw "acme" and (tenant eq "t1" or tenant isnull) and enabled eq true`)
 	b.ReportAllocs()
 	for b.Loop() {
-		compileFilter(e)
+		compileFilter(e, SQLite)
 	}
 }

@@ -1,0 +1,89 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+)
+
+// The hot paths — reading one client, and the read-modify-write of an
+// update — go through database/sql with prepared statements rather than
+// GORM's reflection: they run on every GET and, inside the single SQLite
+// writer, on every PATCH.
+
+var clientColumns = []string{
+	"id", "name", "name_lower", "description", "business_name", "business_name_lower", "homepage_url",
+	"tenant", "tenant_lower", "access_token_validity_seconds", "refresh_token_validity_seconds",
+	"redirect_uris", "grant_types", "access_type", "type", "internal", "enabled", "strong_auth_supported",
+	"claims_supported", "scope", "created", "modified", "last_used", "secret_hash", "token_generation",
+}
+
+var selectClient = "SELECT " + strings.Join(clientColumns, ", ") + " FROM oauth_clients WHERE id = ?"
+
+// updateClient writes every column but id, created and last_used.
+var updateClient = func() string {
+	var sets []string
+	for _, c := range clientColumns {
+		switch c {
+		case "id", "created", "last_used":
+			continue
+		}
+		sets = append(sets, c+" = ?")
+	}
+	return "UPDATE oauth_clients SET " + strings.Join(sets, ", ") + " WHERE id = ?"
+}()
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanClient(s scanner) (clientRow, error) {
+	var r clientRow
+	err := s.Scan(&r.ID, &r.Name, &r.NameLower, &r.Description, &r.BusinessName, &r.BusinessNameLower,
+		&r.HomepageURL, &r.Tenant, &r.TenantLower, &r.AccessTokenValiditySeconds, &r.RefreshTokenValiditySeconds,
+		&r.RedirectURIs, &r.GrantTypes, &r.AccessType, &r.Type, &r.Internal, &r.Enabled, &r.StrongAuthSupported,
+		&r.ClaimsSupported, &r.Scope, &r.Created, &r.Modified, &r.LastUsed, &r.SecretHash, &r.TokenGeneration)
+	return r, err
+}
+
+func updateArgs(r *clientRow) []any {
+	return []any{r.Name, r.NameLower, r.Description, r.BusinessName, r.BusinessNameLower, r.HomepageURL,
+		r.Tenant, r.TenantLower, r.AccessTokenValiditySeconds, r.RefreshTokenValiditySeconds,
+		r.RedirectURIs, r.GrantTypes, r.AccessType, r.Type, r.Internal, r.Enabled, r.StrongAuthSupported,
+		r.ClaimsSupported, r.Scope, r.Modified, r.SecretHash, r.TokenGeneration, r.ID}
+}
+
+// stmts prepares each statement once per pool, on first use.
+type stmts struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (p *stmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st, ok := p.m[query]; ok {
+		return st, nil
+	}
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if p.m == nil {
+		p.m = map[string]*sql.Stmt{}
+	}
+	p.m[query] = st
+	return st, nil
+}
+
+func (p *stmts) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, st := range p.m {
+		errs = append(errs, st.Close())
+	}
+	p.m = nil
+	return errors.Join(errs...)
+}
