@@ -403,29 +403,33 @@ var memberTypes = map[string]string{
 	"enabled": "a boolean", "strongAuthSupported": "a boolean", "claimsSupported": "a boolean",
 }
 
-// decodePatchable checks that no required member was removed or nulled and
-// decodes the document strictly into a fresh projection.
+// patchedDoc is the patched document as decoded: a member that may not be
+// null is a pointer, so that one decoding tells a removed or null member
+// from one that is present.
+type patchedDoc struct {
+	Tenant                      *string             `json:"tenant"`
+	BusinessName                *string             `json:"businessName"`
+	HomepageURL                 *string             `json:"homepageUrl"`
+	Name                        *string             `json:"name"`
+	Description                 *string             `json:"description"`
+	AccessTokenValiditySeconds  *int                `json:"accessTokenValiditySeconds"`
+	RefreshTokenValiditySeconds *int                `json:"refreshTokenValiditySeconds"`
+	RedirectURIs                *[]string           `json:"redirectUris"`
+	GrantTypes                  *[]models.GrantType `json:"grantTypes"`
+	AccessType                  *models.AccessType  `json:"accessType"`
+	Enabled                     *bool               `json:"enabled"`
+	StrongAuthSupported         *bool               `json:"strongAuthSupported"`
+	ClaimsSupported             *bool               `json:"claimsSupported"`
+}
+
+// decodePatchable decodes the patched document strictly, in one pass, into
+// a fresh projection: a wrong type is 400.1.3, and a required member that
+// was removed or nulled is 400.1.0.
 func decodePatchable(doc []byte) (models.Patchable, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &members); err != nil {
-		return models.Patchable{}, apierrors.NewBadContent("the patched client is not a JSON object")
-	}
-	var missing []string
-	for _, name := range models.PatchableMembers {
-		if models.IsNullable(name) {
-			continue
-		}
-		if raw, ok := members[name]; !ok || string(raw) == "null" {
-			missing = append(missing, name+": may not be removed or null")
-		}
-	}
-	if len(missing) > 0 {
-		return models.Patchable{}, apierrors.NewRequiredMissing(missing...)
-	}
-	var p models.Patchable
+	var d patchedDoc
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&d); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			field, _, _ := strings.Cut(typeErr.Field, ".")
@@ -433,5 +437,29 @@ func decodePatchable(doc []byte) (models.Patchable, error) {
 		}
 		return models.Patchable{}, apierrors.NewIllegalValue("the patched client: " + err.Error())
 	}
-	return p, nil
+	var missing []string
+	need := func(name string, present bool) {
+		if !present {
+			missing = append(missing, name+": may not be removed or null")
+		}
+	}
+	need("name", d.Name != nil)
+	need("accessTokenValiditySeconds", d.AccessTokenValiditySeconds != nil)
+	need("refreshTokenValiditySeconds", d.RefreshTokenValiditySeconds != nil)
+	need("redirectUris", d.RedirectURIs != nil)
+	need("grantTypes", d.GrantTypes != nil)
+	need("accessType", d.AccessType != nil)
+	need("enabled", d.Enabled != nil)
+	need("strongAuthSupported", d.StrongAuthSupported != nil)
+	need("claimsSupported", d.ClaimsSupported != nil)
+	if len(missing) > 0 {
+		return models.Patchable{}, apierrors.NewRequiredMissing(missing...)
+	}
+	return models.Patchable{
+		Tenant: d.Tenant, BusinessName: d.BusinessName, HomepageURL: d.HomepageURL, Name: *d.Name,
+		Description: d.Description, AccessTokenValiditySeconds: *d.AccessTokenValiditySeconds,
+		RefreshTokenValiditySeconds: *d.RefreshTokenValiditySeconds, RedirectURIs: *d.RedirectURIs,
+		GrantTypes: *d.GrantTypes, AccessType: *d.AccessType, Enabled: *d.Enabled,
+		StrongAuthSupported: *d.StrongAuthSupported, ClaimsSupported: *d.ClaimsSupported,
+	}, nil
 }
