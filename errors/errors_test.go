@@ -150,3 +150,13 @@ func TestNewInvalidPicksTheDetailCode(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkMarshalEnvelope(b *testing.B) {
+	e := apierrors.NewIllegalUpdate(`operation 0: from "/secret": not a patchable member`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(e.WithTrackingID("e7eab60924f64aa284175b9fa3309599")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
