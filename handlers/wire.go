@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/internal/jsonx"
 	"github.com/clientele/clientele/models"
 )
 
@@ -305,48 +305,15 @@ func decodeClientRequest(c echo.Context, req *clientRequest, readOnly []string) 
 // objectMembers splits a JSON object into its members, refusing anything
 // but exactly one object and any duplicated member name.
 func objectMembers(body []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
+	names, values, err := jsonx.Object(body)
 	if err != nil {
-		return nil, apierrors.NewBadSyntax("body: " + jsonProblem(err))
+		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, apierrors.NewBadSyntax("body: must be a JSON object")
-	}
-	members := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, apierrors.NewBadSyntax("body: " + jsonProblem(err))
-		}
-		name, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, apierrors.NewBadSyntax("body: " + jsonProblem(err))
-		}
-		if _, dup := members[name]; dup {
-			return nil, apierrors.NewBadSyntax(name + ": duplicate member")
-		}
-		members[name] = raw
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, apierrors.NewBadSyntax("body: " + jsonProblem(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, apierrors.NewBadSyntax("body: unexpected data after the JSON object")
+	members := make(map[string]json.RawMessage, len(names))
+	for i, name := range names {
+		members[name] = values[i]
 	}
 	return members, nil
-}
-
-func jsonProblem(err error) string {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of JSON input"
-	}
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return fmt.Sprintf("invalid JSON at offset %d: %s", syn.Offset, syn.Error())
-	}
-	return "invalid JSON"
 }
 
 // applyTo sets the members of c that create and PUT share; members left out

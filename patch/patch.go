@@ -359,15 +359,9 @@ func libraryError(err error, where string) error {
 // applyMergePatch applies an RFC 7396 object. It returns nil for an empty
 // object, which changes nothing.
 func applyMergePatch(doc, body []byte) ([]byte, error) {
-	names, values, err := jsonx.ObjectMembers(body)
-	var dup *jsonx.DuplicateError
-	switch {
-	case errors.As(err, &dup):
-		return nil, apierrors.NewBadSyntax(dup.Name + ": duplicate member")
-	case errors.Is(err, jsonx.ErrNotObject):
-		return nil, apierrors.NewBadSyntax("body: a merge patch must be a JSON object")
-	case err != nil:
-		return nil, apierrors.NewBadSyntax("body: " + err.Error())
+	names, values, err := jsonx.Object(body)
+	if err != nil {
+		return nil, err
 	}
 	if len(names) == 0 {
 		return nil, nil

@@ -132,7 +132,18 @@ func (l *Limiter) retryAfter(c *counter, now int64) time.Duration {
 // Allow counts one request for key. When the key is over its limit it
 // returns false and how long until a request would be allowed; the request
 // is not counted then.
-func (l *Limiter) Allow(key string) (bool, time.Duration) {
+func (l *Limiter) Allow(key string) (bool, time.Duration) { return l.take(key, true) }
+
+// Blocked reports, without counting anything, whether key is at its limit
+// now, and if so for how long.
+func (l *Limiter) Blocked(key string) (bool, time.Duration) {
+	ok, retry := l.take(key, false)
+	return !ok, retry
+}
+
+// take reports whether one more request of key fits, counting it when
+// count is set and it fits.
+func (l *Limiter) take(key string, count bool) (bool, time.Duration) {
 	if l == nil || l.rate.Off() {
 		return true, 0
 	}
@@ -142,6 +153,9 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	defer s.mu.Unlock()
 	c := s.keys[key]
 	if c == nil {
+		if !count {
+			return true, 0
+		}
 		s.evictIfFull(now, int64(l.rate.Window))
 		c = &counter{windowStart: now - now%int64(l.rate.Window)}
 		s.keys[key] = c
@@ -149,28 +163,10 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	if l.estimate(c, now)+1 > float64(l.rate.Limit) {
 		return false, l.retryAfter(c, now)
 	}
-	c.current++
+	if count {
+		c.current++
+	}
 	return true, 0
-}
-
-// Blocked reports, without counting anything, whether key is at its limit
-// now, and if so for how long.
-func (l *Limiter) Blocked(key string) (bool, time.Duration) {
-	if l == nil || l.rate.Off() {
-		return false, 0
-	}
-	now := l.now().UnixNano()
-	s := l.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.keys[key]
-	if c == nil {
-		return false, 0
-	}
-	if l.estimate(c, now)+1 > float64(l.rate.Limit) {
-		return true, l.retryAfter(c, now)
-	}
-	return false, 0
 }
 
 // evictIfFull makes room in a full shard: first every key idle for two

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	apierrors "github.com/clientele/clientele/errors"
 )
 
 // DuplicateError reports a member name that occurs twice in one object.
@@ -68,4 +70,20 @@ func Problem(err error) error {
 		return fmt.Errorf("invalid JSON at offset %d: %s", syn.Offset, syn.Error())
 	}
 	return fmt.Errorf("invalid JSON: %s", err.Error())
+}
+
+// Object is ObjectMembers with its failures as API errors: 400.0 naming the
+// problem, or the duplicated member.
+func Object(body []byte) ([]string, []json.RawMessage, error) {
+	names, values, err := ObjectMembers(body)
+	var dup *DuplicateError
+	switch {
+	case errors.As(err, &dup):
+		return nil, nil, apierrors.NewBadSyntax(dup.Name + ": duplicate member")
+	case errors.Is(err, ErrNotObject):
+		return nil, nil, apierrors.NewBadSyntax("body: must be a JSON object")
+	case err != nil:
+		return nil, nil, apierrors.NewBadSyntax("body: " + err.Error())
+	}
+	return names, values, nil
 }
