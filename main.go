@@ -32,7 +32,7 @@ var openapiSpec []byte
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "clientele:", err)
 		stop()
 		os.Exit(1)
@@ -71,7 +71,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	var cfg config
 	fs := flag.NewFlagSet("clientele", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag is one line on standard error (from main); -h prints the
+	// usage.
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.addr, "addr", env("CLIENTELE_ADDR", "localhost:8080"), "listen address")
 	fs.StringVar(&cfg.db, "db", env("CLIENTELE_DB", "sqlite://clientele.db"), "database: sqlite://PATH, sqlite://:memory: or a postgres:// URL")
 	fs.StringVar(&cfg.issuer, "issuer", env("CLIENTELE_ISSUER", ""), "token issuer (iss); default http:// + the listen address")
@@ -90,6 +92,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.BoolVar(&cfg.metrics, "metrics", metricsDefault, "serve Prometheus metrics at /metrics")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage: clientele [flags]")
+			fs.PrintDefaults()
+		}
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
