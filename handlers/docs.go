@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
@@ -29,10 +27,6 @@ func docsHandler() echo.HandlerFunc {
 	}
 }
 
-// getApiDocs answers GET /docs with the interactive API reference.
-func (s *Server) getApiDocs(c echo.Context) error {
-	if c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
-		return echo.ErrMethodNotAllowed
-	}
-	return s.docs(c)
-}
+// getApiDocs answers GET /docs (and its assets) with the interactive API
+// reference.
+func (s *Server) getApiDocs(c echo.Context) error { return s.docs(c) }

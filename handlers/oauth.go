@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,20 +128,11 @@ func grantedScope(cl *models.OAuthClient, requested string) ([]string, error) {
 			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope",
 				description: "the client does not hold the scope " + sc}
 		}
-		if !containsString(out, sc) {
+		if !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
 	}
 	return out, nil
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // introspectResponse is RFC 7662 §2.2's response.
