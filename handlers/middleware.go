@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +30,22 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(ctxTrackingID, id)
 		c.Response().Header().Set(headerRequestID, id)
+		return next(c)
+	}
+}
+
+// recoverPanics turns a panic in a handler into a 500.0 whose cause, with
+// the stack, goes only to the log.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = apierrors.NewInternal(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+			}
+		}()
 		return next(c)
 	}
 }

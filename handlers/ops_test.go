@@ -3,7 +3,9 @@ package handlers_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -12,6 +14,8 @@ import (
 	"testing"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/handlers"
+	"github.com/clientele/clientele/models"
 )
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -187,5 +191,36 @@ func TestDocsServeEverythingLocally(t *testing.T) {
 		if rec.Code != 200 || !strings.Contains(rec.Header().Get("Content-Type"), ct) || rec.Body.Len() < 100 {
 			t.Errorf("%s: %d %q %d bytes", path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
 		}
+	}
+}
+
+// panicStore fails the way a bug would.
+type panicStore struct{ handlers.Store }
+
+func (panicStore) GetClient(context.Context, string) (models.OAuthClient, error) {
+	panic("store exploded with password hunter2")
+}
+
+func TestPanicsAreInternalFaults(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	e := newEnv(t)
+	srv := handlers.New(handlers.Config{Store: panicStore{e.store}, Tokens: e.issuer, Keys: e.keys, Tracker: e.tracker,
+		Issuer: testIssuer, Logger: slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))})
+	req := httptest.NewRequest(http.MethodGet, "/oauth-clients/0123456789abcdef0123456789abcdef", nil)
+	req.Header.Set("Authorization", "Bearer "+e.adminToken)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "500.0 Internal Fault") || strings.Contains(rec.Body.String(), "hunter2") {
+		t.Fatalf("panic answered %d %s", rec.Code, rec.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "hunter2") || !strings.Contains(logs.String(), rec.Header().Get("X-Request-ID")) {
+		t.Errorf("the panic is not in the log with its trackingId:\n%s", logs.String())
 	}
 }

@@ -106,7 +106,7 @@ func New(cfg Config) *echo.Echo {
 	// Rate limits key on the peer's address: forwarding headers are not
 	// trusted, as nothing says a trusted proxy is in front.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(s.requestID, s.logRequests, s.limitQuery)
+	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.limitQuery)
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(corsMiddleware(cfg.CORSOrigins))
 	}
