@@ -213,10 +213,6 @@ func (s *Store) updateClient(ctx context.Context, id string, fn func(*models.OAu
 	if err != nil {
 		return models.OAuthClient{}, err
 	}
-	upd, err := s.ws.get(ctx, s.rebind(updateClient))
-	if err != nil {
-		return models.OAuthClient{}, err
-	}
 	wdb, _ := s.w.DB()
 	tx, err := wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -254,7 +250,10 @@ func (s *Store) updateClient(ctx context.Context, id string, fn func(*models.OAu
 	}
 	next.Modified = now
 	newRow := toRow(&next)
-	if _, err := tx.StmtContext(ctx, upd).ExecContext(ctx, updateArgs(&newRow)...); err != nil {
+	// The statement depends on what changed, and the transaction holds
+	// the writer's only connection: it runs unprepared, on that connection.
+	query, args := updateChanged(&row, &newRow)
+	if _, err := tx.ExecContext(ctx, s.rebind(query), args...); err != nil {
 		return models.OAuthClient{}, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,18 +23,61 @@ var clientColumns = []string{
 
 var selectClient = "SELECT " + strings.Join(clientColumns, ", ") + " FROM oauth_clients WHERE id = ?"
 
-// updateClient writes every column but id, created and last_used.
-var updateClient = func() string {
-	var sets []string
+// updatable lists the columns an update may write: all but id, created and
+// last_used (which only TouchLastUsed writes).
+var updatable = func() []string {
+	var out []string
 	for _, c := range clientColumns {
 		switch c {
 		case "id", "created", "last_used":
 			continue
 		}
-		sets = append(sets, c+" = ?")
+		out = append(out, c)
 	}
-	return "UPDATE oauth_clients SET " + strings.Join(sets, ", ") + " WHERE id = ?"
+	return out
 }()
+
+// updatableValues returns r's values in the order of updatable.
+func updatableValues(r *clientRow) []any {
+	return []any{r.Name, r.NameLower, r.Description, r.BusinessName, r.BusinessNameLower, r.HomepageURL,
+		r.Tenant, r.TenantLower, r.AccessTokenValiditySeconds, r.RefreshTokenValiditySeconds,
+		r.RedirectURIs, r.GrantTypes, r.AccessType, r.Type, r.Internal, r.Enabled, r.StrongAuthSupported,
+		r.ClaimsSupported, r.Scope, r.Modified, r.SecretHash, r.TokenGeneration}
+}
+
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case *string:
+		y := b.(*string)
+		return x == nil && y == nil || x != nil && y != nil && *x == *y
+	case []byte:
+		return bytes.Equal(x, b.([]byte))
+	}
+	return a == b
+}
+
+// updateChanged is the UPDATE of the columns whose values differ between
+// old and new, and its arguments. Writing only those matters: SQLite
+// rewrites an index entry for every indexed column in the SET list, changed
+// or not.
+func updateChanged(old, new *clientRow) (string, []any) {
+	ov, nv := updatableValues(old), updatableValues(new)
+	var b strings.Builder
+	b.WriteString("UPDATE oauth_clients SET ")
+	var args []any
+	for i, c := range updatable {
+		if sameValue(ov[i], nv[i]) {
+			continue
+		}
+		if len(args) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = ?")
+		args = append(args, nv[i])
+	}
+	b.WriteString(" WHERE id = ?")
+	return b.String(), append(args, new.ID)
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -44,13 +88,6 @@ func scanClient(s scanner) (clientRow, error) {
 		&r.RedirectURIs, &r.GrantTypes, &r.AccessType, &r.Type, &r.Internal, &r.Enabled, &r.StrongAuthSupported,
 		&r.ClaimsSupported, &r.Scope, &r.Created, &r.Modified, &r.LastUsed, &r.SecretHash, &r.TokenGeneration)
 	return r, err
-}
-
-func updateArgs(r *clientRow) []any {
-	return []any{r.Name, r.NameLower, r.Description, r.BusinessName, r.BusinessNameLower, r.HomepageURL,
-		r.Tenant, r.TenantLower, r.AccessTokenValiditySeconds, r.RefreshTokenValiditySeconds,
-		r.RedirectURIs, r.GrantTypes, r.AccessType, r.Type, r.Internal, r.Enabled, r.StrongAuthSupported,
-		r.ClaimsSupported, r.Scope, r.Modified, r.SecretHash, r.TokenGeneration, r.ID}
 }
 
 // stmts prepares each statement once per pool, on first use.
