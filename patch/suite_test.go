@@ -10,9 +10,9 @@ import (
 	apierrors "github.com/clientele/clientele/errors"
 )
 
-// suiteDir holds the RFC 6902 community conformance suite, which lives
-// beside the repository in shared/ and is not copied into it.
-var suiteDir = filepath.Join("..", "..", "shared", "json-patch-tests")
+// suiteDir holds the RFC 6902 community conformance suite, copied into the
+// repository with its licence and source (see its README.md).
+var suiteDir = filepath.Join("testdata", "json-patch-tests")
 
 // stricterThanRFC lists the suite's cases, by comment, that expect an
 // unknown operation member to be ignored.
