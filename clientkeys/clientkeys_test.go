@@ -1,0 +1,228 @@
+package clientkeys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+// Assertions in these tests are made by go-jose, a JOSE library
+// independent of the jwx that verifies them.
+
+type testKey struct {
+	kid  string
+	alg  jose.SignatureAlgorithm
+	priv crypto.Signer
+}
+
+func newKeys(t *testing.T) []testKey {
+	t.Helper()
+	ec256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	return []testKey{
+		{"es256", jose.ES256, ec256},
+		{"es384", jose.ES384, ec384},
+		{"rs256", jose.RS256, rsaKey},
+		{"ps256", jose.PS256, rsaKey},
+		{"eddsa", jose.EdDSA, ed},
+	}
+}
+
+func publicSet(t *testing.T, keys ...testKey) []byte {
+	t.Helper()
+	var set jose.JSONWebKeySet
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Use: "sig"})
+	}
+	raw, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func sign(t *testing.T, k testKey, claims map[string]any, withKid bool) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if withKid {
+		opts = opts.WithHeader("kid", k.kid)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims)
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const (
+	clientID = "c0ffee"
+	endpoint = "https://as.example/oauth/token"
+)
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func goodClaims() map[string]any {
+	return map[string]any{
+		"iss": clientID, "sub": clientID, "aud": endpoint, "jti": "j-1",
+		"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+	}
+}
+
+func parseSet(t *testing.T, raw []byte) jwk.Set {
+	t.Helper()
+	set, err := Parse(raw)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return set
+}
+
+func TestVerifyAcceptsEveryAllowedAlgorithm(t *testing.T) {
+	keys := newKeys(t)
+	set := parseSet(t, publicSet(t, keys...))
+	for _, k := range keys {
+		for _, withKid := range []bool{true, false} {
+			got, err := Verify(sign(t, k, goodClaims(), withKid), clientID, []string{endpoint, "https://as.example"}, set, now)
+			if err != nil {
+				t.Errorf("%s (kid %v): %v", k.alg, withKid, err)
+				continue
+			}
+			if got.JTI != "j-1" || !got.Expires.Equal(now.Add(2*time.Minute)) {
+				t.Errorf("%s: got %+v", k.alg, got)
+			}
+		}
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	keys := newKeys(t)
+	es := keys[0]
+	set := parseSet(t, publicSet(t, es))
+	other := newKeys(t)[0]
+	other.kid = "other"
+	b64 := base64.RawURLEncoding.EncodeToString
+	payload, _ := json.Marshal(goodClaims())
+	none := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + b64(payload) + "."
+
+	// HS256 keyed with the public key's JSON: the classic confusion attack.
+	pubJSON := publicSet(t, es)
+	hsSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pubJSON}, nil)
+	hsObj, _ := hsSigner.Sign(payload)
+	hs, _ := hsObj.CompactSerialize()
+
+	with := func(k string, v any) string {
+		c := goodClaims()
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return sign(t, es, c, true)
+	}
+	cases := []struct {
+		name, raw, reason string
+	}{
+		{"alg none", none, "not allowed"},
+		{"HS256 with the public key as secret", hs, "not allowed"},
+		{"wrong aud", with("aud", "https://elsewhere.example/token"), "aud"},
+		{"aud array without ours", with("aud", []string{"a", "b"}), "aud"},
+		{"wrong iss", with("iss", "someone"), "iss"},
+		{"wrong sub", with("sub", "someone"), "sub"},
+		{"no jti", with("jti", nil), "jti"},
+		{"no exp", with("exp", nil), "exp"},
+		{"expired", with("exp", now.Add(-time.Second).Unix()), "expired"},
+		{"exp now", with("exp", now.Unix()), "expired"},
+		{"far-future exp", with("exp", now.Add(MaxLifetime+time.Second).Unix()), "5 minutes"},
+		{"exp long after iat", with("iat", now.Add(-4*time.Minute).Unix()), "after iat"},
+		{"iat in the future", with("iat", now.Add(time.Hour).Unix()), "iat"},
+		{"nbf in the future", with("nbf", now.Add(time.Hour).Unix()), "nbf"},
+		{"kid not in the set", sign(t, other, goodClaims(), true), "kid"},
+		{"signed by another key, no kid", sign(t, other, goodClaims(), false), "signature"},
+		{"not a JWS", "a.b", "compact JWS"},
+		{"huge", strings.Repeat("a", maxAssertion+1), "too large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Verify(tc.raw, clientID, []string{endpoint}, set, now)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want *Error", err)
+			}
+			if !strings.Contains(e.Reason, tc.reason) {
+				t.Errorf("reason %q does not mention %q", e.Reason, tc.reason)
+			}
+		})
+	}
+	_, err := Verify(sign(t, other, goodClaims(), true), clientID, []string{endpoint}, set, now)
+	if !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("an unknown kid: %v does not match ErrUnknownKey", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	keys := newKeys(t)
+	good := publicSet(t, keys[0], keys[1], keys[2], keys[4])
+	if p := Check(good); p != nil {
+		t.Fatalf("a good set: %v", p)
+	}
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	private, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: keys[0].priv, KeyID: "p"}}})
+	tooSmall, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &small.PublicKey}}})
+	wrongCurve, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p521.PublicKey}}})
+	dup := publicSet(t, keys[0], testKey{kid: "es256", priv: keys[1].priv})
+	var many jose.JSONWebKeySet
+	for range MaxKeys + 1 {
+		many.Keys = append(many.Keys, jose.JSONWebKey{Key: keys[0].priv.Public()})
+	}
+	tooMany, _ := json.Marshal(many)
+	cases := []struct {
+		name string
+		raw  string
+		want string
+	}{
+		{"private EC key", string(private), `keys/0: must be a public key: member "d"`},
+		{"symmetric key", `{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`, `member "k"`},
+		{"RSA 1024", string(tooSmall), "keys/0: RSA keys must have at least 2048 bits"},
+		{"P-521", string(wrongCurve), "keys/0: EC keys must be on P-256 or P-384"},
+		{"duplicate kid", string(dup), "keys/1/kid: must be unique"},
+		{"too many", string(tooMany), "at most 10 keys"},
+		{"not an object", `[1]`, "JWK Set"},
+		{"no keys", `{}`, "keys: must be an array"},
+		{"garbage key", `{"keys":[{"kty":"EC","crv":"P-256","x":"!!"}]}`, "not a valid JWK"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Check([]byte(tc.raw))
+			if len(p) == 0 || !strings.Contains(p[0].String(), tc.want) {
+				t.Errorf("got %v, want a problem with %q", p, tc.want)
+			}
+		})
+	}
+}
