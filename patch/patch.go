@@ -13,10 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-
-	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/internal/jsonx"
@@ -33,11 +30,19 @@ const (
 	// MaxDocumentBytes bounds the patched document: copies may not grow it
 	// past this.
 	MaxDocumentBytes = 64 << 10
+	// MaxDepth bounds nesting anywhere in a body: the body's own array or
+	// object is level 1.
+	MaxDepth = 32
 )
 
 // Apply applies body, of the given media type (without parameters), to c's
 // patchable members and returns the patched client, validated. c is never
-// changed. Errors are *apierrors.Error; a bad patch is never a 500.
+// changed. Errors are *apierrors.Error; no body, valid or not, is a 500.
+//
+// The body is read in full, once, before anything is applied: more than
+// MaxDepth levels of nesting anywhere in it is a limit violation, so no
+// body of at most MaxBodyBytes costs more than a pass over it and one run
+// of the library over a document of at most MaxDocumentBytes.
 func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthClient, error) {
 	doc, err := json.Marshal(c.Patchable())
 	if err != nil {
@@ -45,29 +50,17 @@ func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthCl
 	}
 	switch mediaType {
 	case MediaJSONPatch:
-		ops, err := decodeOperations(body)
-		if err != nil {
-			return models.OAuthClient{}, err
-		}
-		if len(ops) == 0 {
-			return c.Clone(), nil
-		}
-		if err := checkAllowlist(ops); err != nil {
-			return models.OAuthClient{}, err
-		}
-		doc, err = applyOperations(doc, ops)
-		if err != nil {
-			return models.OAuthClient{}, err
-		}
+		doc, err = applyJSONPatch(doc, body, checkAllowlist)
 	case MediaMergePatch:
-		if doc, err = applyMergePatch(doc, body); err != nil {
-			return models.OAuthClient{}, err
-		}
-		if doc == nil {
-			return c.Clone(), nil
-		}
+		doc, err = applyMergePatch(doc, body)
 	default:
 		return models.OAuthClient{}, apierrors.NewUnsupportedMediaType(mediaType, MediaJSONPatch, MediaMergePatch)
+	}
+	if err != nil {
+		return models.OAuthClient{}, err
+	}
+	if doc == nil {
+		return c.Clone(), nil
 	}
 	p, err := decodePatchable(doc)
 	if err != nil {
@@ -294,98 +287,6 @@ func pointerProblem(p string, appendTarget bool) string {
 		return ""
 	}
 	return "paths may be at most two levels deep"
-}
-
-// libraryOperation builds the library's operation from a checked one.
-func libraryOperation(op operation) jsonpatch.Operation {
-	raw := func(v any) *json.RawMessage {
-		b, _ := json.Marshal(v)
-		m := json.RawMessage(b)
-		return &m
-	}
-	o := jsonpatch.Operation{"op": raw(op.Op), "path": raw(op.Path)}
-	if op.hasFrom {
-		o["from"] = raw(op.From)
-	}
-	if op.Value != nil {
-		v := op.Value
-		o["value"] = &v
-	}
-	return o
-}
-
-func applyOptions() *jsonpatch.ApplyOptions {
-	o := jsonpatch.NewApplyOptions()
-	o.SupportNegativeIndices = false
-	o.AccumulatedCopySizeLimit = MaxDocumentBytes
-	o.AllowMissingPathOnRemove = false
-	o.EnsurePathExistsOnAdd = false
-	return o
-}
-
-// applyOperations applies checked operations to doc, all or nothing.
-func applyOperations(doc []byte, ops []operation) ([]byte, error) {
-	p := make(jsonpatch.Patch, len(ops))
-	for i, op := range ops {
-		p[i] = libraryOperation(op)
-	}
-	out, err := p.ApplyWithOptions(doc, applyOptions())
-	if err != nil {
-		return nil, libraryError(err, "")
-	}
-	if len(out) > MaxDocumentBytes {
-		return nil, apierrors.NewLimitViolation(fmt.Sprintf("the patched client would exceed %d bytes", MaxDocumentBytes))
-	}
-	return out, nil
-}
-
-// libraryError maps an error of the patch library to the detailCode of
-// SPEC §4.6; where names the failing operation when known.
-func libraryError(err error, where string) error {
-	if where != "" {
-		where += ": "
-	}
-	var copyErr *jsonpatch.AccumulatedCopySizeError
-	var sizeErr *jsonpatch.ArraySizeError
-	switch {
-	case errors.Is(err, jsonpatch.ErrTestFailed):
-		return apierrors.NewConflict(where + "a test operation failed")
-	case errors.As(err, &copyErr), errors.As(err, &sizeErr):
-		return apierrors.NewLimitViolation(where + fmt.Sprintf("copies would grow the client past %d bytes", MaxDocumentBytes))
-	}
-	return apierrors.NewBadContent(where + err.Error())
-}
-
-// applyMergePatch applies an RFC 7396 object. It returns nil for an empty
-// object, which changes nothing.
-func applyMergePatch(doc, body []byte) ([]byte, error) {
-	names, values, err := jsonx.Object(body)
-	if err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	var illegal, missing []string
-	for i, name := range names {
-		switch {
-		case !models.IsPatchable(name):
-			illegal = append(illegal, strconv.Quote(name)+": not a patchable member")
-		case string(values[i]) == "null" && !models.IsNullable(name):
-			missing = append(missing, name+": may not be removed or null")
-		}
-	}
-	if len(illegal) > 0 {
-		return nil, apierrors.NewIllegalUpdate(illegal...)
-	}
-	if len(missing) > 0 {
-		return nil, apierrors.NewRequiredMissing(missing...)
-	}
-	out, err := jsonpatch.MergePatch(doc, body)
-	if err != nil {
-		return nil, apierrors.NewBadContent("merge patch: " + err.Error())
-	}
-	return out, nil
 }
 
 // memberTypes names the JSON type of each patchable member, for causes.

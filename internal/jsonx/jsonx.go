@@ -12,8 +12,9 @@ import (
 	apierrors "github.com/clientele/clientele/errors"
 )
 
-// DuplicateError reports a member name that occurs twice in one object.
-type DuplicateError struct{ Name string }
+// DuplicateError reports a member name that occurs twice in one object;
+// Pointer, when known, is the RFC 6901 pointer of that object in the body.
+type DuplicateError struct{ Name, Pointer string }
 
 func (e *DuplicateError) Error() string { return fmt.Sprintf("member %q is duplicated", e.Name) }
 

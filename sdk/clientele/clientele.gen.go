@@ -1076,14 +1076,20 @@ type ClientInterface interface {
 	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-	//   operation with a duplicated or unknown member, or a body that is not an array, is
-	//   `400.0 Bad request syntax`.
-	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-	//   client past 64 KiB, are `400.1.4 Limit violation`.
+	//   operation with a duplicated or unknown member, a member name twice in any object of the
+	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
+	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-	// - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+	// - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+	//   `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+	//   `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+	//   member or index that does not exist fails. A failing `test` is `409`; a target that does not
+	//   exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+	//   everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 	// - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 	//
 	// Takes any type of body and a specified content type.
@@ -1103,14 +1109,20 @@ type ClientInterface interface {
 	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-	//   operation with a duplicated or unknown member, or a body that is not an array, is
-	//   `400.0 Bad request syntax`.
-	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-	//   client past 64 KiB, are `400.1.4 Limit violation`.
+	//   operation with a duplicated or unknown member, a member name twice in any object of the
+	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
+	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-	// - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+	// - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+	//   `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+	//   `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+	//   member or index that does not exist fails. A failing `test` is `409`; a target that does not
+	//   exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+	//   everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 	// - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 	//
 	// Takes a body of the `application/json-patch+json` content type.
@@ -1130,14 +1142,20 @@ type ClientInterface interface {
 	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-	//   operation with a duplicated or unknown member, or a body that is not an array, is
-	//   `400.0 Bad request syntax`.
-	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-	//   client past 64 KiB, are `400.1.4 Limit violation`.
+	//   operation with a duplicated or unknown member, a member name twice in any object of the
+	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
+	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-	// - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+	// - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+	//   `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+	//   `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+	//   member or index that does not exist fails. A failing `test` is `409`; a target that does not
+	//   exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+	//   everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 	// - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 	//
 	// Takes a body of the `application/merge-patch+json` content type.
@@ -1450,14 +1468,20 @@ func (c *Client) GetOauthClient(ctx context.Context, id Id, params *GetOauthClie
 //     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-//     operation with a duplicated or unknown member, or a body that is not an array, is
-//     `400.0 Bad request syntax`.
-//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-//     client past 64 KiB, are `400.1.4 Limit violation`.
+//     operation with a duplicated or unknown member, a member name twice in any object of the
+//     body, or a body that is not an array, is `400.0 Bad request syntax`.
+//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+//     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+//     reading it, before anything is applied) are `400.1.4 Limit violation`.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-//   - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+//   - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+//     `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+//     `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+//     member or index that does not exist fails. A failing `test` is `409`; a target that does not
+//     exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+//     everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 //   - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 //
 // Takes any type of body and a specified content type.
@@ -1487,14 +1511,20 @@ func (c *Client) PatchOauthClientWithBody(ctx context.Context, id Id, params *Pa
 //     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-//     operation with a duplicated or unknown member, or a body that is not an array, is
-//     `400.0 Bad request syntax`.
-//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-//     client past 64 KiB, are `400.1.4 Limit violation`.
+//     operation with a duplicated or unknown member, a member name twice in any object of the
+//     body, or a body that is not an array, is `400.0 Bad request syntax`.
+//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+//     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+//     reading it, before anything is applied) are `400.1.4 Limit violation`.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-//   - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+//   - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+//     `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+//     `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+//     member or index that does not exist fails. A failing `test` is `409`; a target that does not
+//     exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+//     everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 //   - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 //
 // Takes a body of the `application/json-patch+json` content type.
@@ -1524,14 +1554,20 @@ func (c *Client) PatchOauthClientWithApplicationJSONPatchPlusJSONBody(ctx contex
 //     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-//     operation with a duplicated or unknown member, or a body that is not an array, is
-//     `400.0 Bad request syntax`.
-//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-//     client past 64 KiB, are `400.1.4 Limit violation`.
+//     operation with a duplicated or unknown member, a member name twice in any object of the
+//     body, or a body that is not an array, is `400.0 Bad request syntax`.
+//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+//     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+//     reading it, before anything is applied) are `400.1.4 Limit violation`.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-//   - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+//   - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+//     `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+//     `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+//     member or index that does not exist fails. A failing `test` is `409`; a target that does not
+//     exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+//     everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 //   - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 //
 // Takes a body of the `application/merge-patch+json` content type.
@@ -2741,14 +2777,20 @@ type ClientWithResponsesInterface interface {
 	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-	//   operation with a duplicated or unknown member, or a body that is not an array, is
-	//   `400.0 Bad request syntax`.
-	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-	//   client past 64 KiB, are `400.1.4 Limit violation`.
+	//   operation with a duplicated or unknown member, a member name twice in any object of the
+	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
+	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-	// - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+	// - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+	//   `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+	//   `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+	//   member or index that does not exist fails. A failing `test` is `409`; a target that does not
+	//   exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+	//   everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 	// - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2768,14 +2810,20 @@ type ClientWithResponsesInterface interface {
 	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-	//   operation with a duplicated or unknown member, or a body that is not an array, is
-	//   `400.0 Bad request syntax`.
-	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-	//   client past 64 KiB, are `400.1.4 Limit violation`.
+	//   operation with a duplicated or unknown member, a member name twice in any object of the
+	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
+	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-	// - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+	// - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+	//   `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+	//   `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+	//   member or index that does not exist fails. A failing `test` is `409`; a target that does not
+	//   exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+	//   everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 	// - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 	//
 	// Takes a body of the `application/json-patch+json` content type, and returns a wrapper object for the known response body format(s).
@@ -2795,14 +2843,20 @@ type ClientWithResponsesInterface interface {
 	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-	//   operation with a duplicated or unknown member, or a body that is not an array, is
-	//   `400.0 Bad request syntax`.
-	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-	//   client past 64 KiB, are `400.1.4 Limit violation`.
+	//   operation with a duplicated or unknown member, a member name twice in any object of the
+	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
+	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-	// - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+	// - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+	//   `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+	//   `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+	//   member or index that does not exist fails. A failing `test` is `409`; a target that does not
+	//   exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+	//   everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 	// - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 	//
 	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
@@ -4978,14 +5032,20 @@ func (c *ClientWithResponses) GetOauthClientWithResponse(ctx context.Context, id
 //     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-//     operation with a duplicated or unknown member, or a body that is not an array, is
-//     `400.0 Bad request syntax`.
-//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-//     client past 64 KiB, are `400.1.4 Limit violation`.
+//     operation with a duplicated or unknown member, a member name twice in any object of the
+//     body, or a body that is not an array, is `400.0 Bad request syntax`.
+//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+//     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+//     reading it, before anything is applied) are `400.1.4 Limit violation`.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-//   - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+//   - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+//     `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+//     `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+//     member or index that does not exist fails. A failing `test` is `409`; a target that does not
+//     exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+//     everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 //   - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5011,14 +5071,20 @@ func (c *ClientWithResponses) PatchOauthClientWithBodyWithResponse(ctx context.C
 //     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-//     operation with a duplicated or unknown member, or a body that is not an array, is
-//     `400.0 Bad request syntax`.
-//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-//     client past 64 KiB, are `400.1.4 Limit violation`.
+//     operation with a duplicated or unknown member, a member name twice in any object of the
+//     body, or a body that is not an array, is `400.0 Bad request syntax`.
+//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+//     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+//     reading it, before anything is applied) are `400.1.4 Limit violation`.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-//   - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+//   - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+//     `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+//     `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+//     member or index that does not exist fails. A failing `test` is `409`; a target that does not
+//     exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+//     everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 //   - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 //
 // Takes a body of the `application/json-patch+json` content type, and returns a wrapper object for the known response body format(s).
@@ -5044,14 +5110,20 @@ func (c *ClientWithResponses) PatchOauthClientWithApplicationJSONPatchPlusJSONBo
 //     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
-//     operation with a duplicated or unknown member, or a body that is not an array, is
-//     `400.0 Bad request syntax`.
-//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, or copies that grow the
-//     client past 64 KiB, are `400.1.4 Limit violation`.
+//     operation with a duplicated or unknown member, a member name twice in any object of the
+//     body, or a body that is not an array, is `400.0 Bad request syntax`.
+//   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
+//     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
+//     reading it, before anything is applied) are `400.1.4 Limit violation`.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
-//   - A failing `test` is `409`; a target that does not exist is `400.1 Bad Request Content`.
+//   - **`test`** compares by value (RFC 6902 §4.6): numbers by value (`3600`, `3600.0` and
+//     `3.6e3` are equal), strings by code points, arrays element by element, objects in any order,
+//     `null` only to `null`. It sees the client as the earlier operations left it; a `test` of a
+//     member or index that does not exist fails. A failing `test` is `409`; a target that does not
+//     exist for any other operation is `400.1 Bad Request Content`. Numbers are read by value
+//     everywhere in a patch: `7.2e3` sets an integer member to `7200`.
 //   - `If-Match` with a stale ETag is `412`. An empty patch (`[]` or `{}`) changes nothing.
 //
 // Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).

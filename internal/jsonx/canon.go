@@ -1,0 +1,576 @@
+package jsonx
+
+import (
+	"bytes"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// SyntaxError is a body that is not one RFC 8259 JSON text.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.Msg)
+}
+
+// DepthError is JSON nested deeper than the reader allows. Pointer is the
+// RFC 6901 pointer, within the body, of the first value that is too deep.
+type DepthError struct {
+	Pointer string
+	Max     int
+}
+
+func (e *DepthError) Error() string {
+	return fmt.Sprintf("%s: JSON may nest at most %d levels", pointerOrBody(e.Pointer), e.Max)
+}
+
+func pointerOrBody(p string) string { return "body" + p }
+
+// Options says how Canonical reads and writes.
+type Options struct {
+	// MaxDepth bounds nesting: the outermost array or object is level 1.
+	MaxDepth int
+	// NullAs, when set, is written in place of every null.
+	NullAs string
+	// NumberAsNull, when set, is a number spelling read back as null: the
+	// inverse of NullAs.
+	NumberAsNull string
+}
+
+// Canonical checks that src is exactly one JSON text (RFC 8259) nested at
+// most opts.MaxDepth levels, with no member name twice in one object, and
+// appends to dst its canonical form: no insignificant whitespace, strings as
+// encoding/json writes them, numbers in the one spelling of their value that
+// CanonicalNumber gives. Two JSON values are equal by value (RFC 6902 §4.6)
+// exactly when their canonical forms compare equal member by member.
+//
+// It reads in one pass, in time linear in len(src), and recurses at most
+// MaxDepth levels, so no input of bounded size costs more than that.
+// Errors are *SyntaxError, *DepthError or *DuplicateError; on error the
+// returned slice is dst unchanged.
+func Canonical(dst, src []byte, opts Options) ([]byte, error) {
+	r := reader{src: src, out: dst, opts: opts}
+	r.space()
+	if err := r.value(0); err != nil {
+		return dst, err
+	}
+	r.space()
+	if r.pos != len(src) {
+		return dst, r.syntax("unexpected data after the JSON value")
+	}
+	return r.out, nil
+}
+
+// Check is Canonical without the output.
+func Check(src []byte, maxDepth int) error {
+	_, err := Canonical(nil, src, Options{MaxDepth: maxDepth})
+	return err
+}
+
+type frame struct {
+	array bool
+	index int
+	name  string
+}
+
+type reader struct {
+	src  []byte
+	pos  int
+	out  []byte
+	opts Options
+	path []frame
+}
+
+func (r *reader) syntax(msg string) error { return &SyntaxError{Offset: r.pos, Msg: msg} }
+
+// pointer names the value being read: its frames, fewer drop the innermost.
+func (r *reader) pointer(frames []frame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		b.WriteByte('/')
+		if f.array {
+			b.WriteString(strconv.Itoa(f.index))
+		} else {
+			b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(f.name))
+		}
+	}
+	return b.String()
+}
+
+func (r *reader) space() {
+	for r.pos < len(r.src) {
+		switch r.src[r.pos] {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (r *reader) value(depth int) error {
+	if r.pos >= len(r.src) {
+		return r.syntax("unexpected end of JSON input")
+	}
+	switch c := r.src[r.pos]; {
+	case c == '{' || c == '[':
+		if depth >= r.opts.MaxDepth {
+			return &DepthError{Pointer: r.pointer(r.path), Max: r.opts.MaxDepth}
+		}
+		if c == '{' {
+			return r.object(depth + 1)
+		}
+		return r.array(depth + 1)
+	case c == '"':
+		_, err := r.str(true)
+		return err
+	case c == '-' || c >= '0' && c <= '9':
+		return r.number()
+	case c == 't':
+		return r.literal("true", "true")
+	case c == 'f':
+		return r.literal("false", "false")
+	case c == 'n':
+		if r.opts.NullAs != "" {
+			return r.literal("null", r.opts.NullAs)
+		}
+		return r.literal("null", "null")
+	}
+	return r.syntax(fmt.Sprintf("unexpected character %q", r.src[r.pos]))
+}
+
+func (r *reader) literal(word, as string) error {
+	if !bytes.HasPrefix(r.src[r.pos:], []byte(word)) {
+		return r.syntax("invalid literal")
+	}
+	r.pos += len(word)
+	r.out = append(r.out, as...)
+	return nil
+}
+
+func (r *reader) object(depth int) error {
+	r.pos++ // {
+	r.out = append(r.out, '{')
+	r.path = append(r.path, frame{})
+	defer func() { r.path = r.path[:len(r.path)-1] }()
+	var names []string // small objects: a linear scan beats a map
+	var set map[string]bool
+	r.space()
+	if r.pos < len(r.src) && r.src[r.pos] == '}' {
+		r.pos++
+		r.out = append(r.out, '}')
+		return nil
+	}
+	for n := 0; ; n++ {
+		if n > 0 {
+			r.out = append(r.out, ',')
+		}
+		if r.pos >= len(r.src) || r.src[r.pos] != '"' {
+			return r.syntax("expected a member name")
+		}
+		name, err := r.str(true)
+		if err != nil {
+			return err
+		}
+		if set == nil && len(names) == 16 {
+			set = make(map[string]bool, 32)
+			for _, s := range names {
+				set[s] = true
+			}
+		}
+		dup := false
+		if set != nil {
+			dup = set[name]
+			set[name] = true
+		} else {
+			for _, s := range names {
+				dup = dup || s == name
+			}
+			names = append(names, name)
+		}
+		if dup {
+			return &DuplicateError{Name: name, Pointer: r.pointer(r.path[:len(r.path)-1])}
+		}
+		r.path[len(r.path)-1].name = name
+		r.space()
+		if r.pos >= len(r.src) || r.src[r.pos] != ':' {
+			return r.syntax("expected a colon after a member name")
+		}
+		r.pos++
+		r.out = append(r.out, ':')
+		r.space()
+		if err := r.value(depth); err != nil {
+			return err
+		}
+		r.space()
+		if r.pos >= len(r.src) {
+			return r.syntax("unexpected end of JSON input")
+		}
+		switch r.src[r.pos] {
+		case ',':
+			r.pos++
+			r.space()
+		case '}':
+			r.pos++
+			r.out = append(r.out, '}')
+			return nil
+		default:
+			return r.syntax("expected a comma or } after an object member")
+		}
+	}
+}
+
+func (r *reader) array(depth int) error {
+	r.pos++ // [
+	r.out = append(r.out, '[')
+	r.path = append(r.path, frame{array: true})
+	defer func() { r.path = r.path[:len(r.path)-1] }()
+	r.space()
+	if r.pos < len(r.src) && r.src[r.pos] == ']' {
+		r.pos++
+		r.out = append(r.out, ']')
+		return nil
+	}
+	for i := 0; ; i++ {
+		if i > 0 {
+			r.out = append(r.out, ',')
+		}
+		r.path[len(r.path)-1].index = i
+		if err := r.value(depth); err != nil {
+			return err
+		}
+		r.space()
+		if r.pos >= len(r.src) {
+			return r.syntax("unexpected end of JSON input")
+		}
+		switch r.src[r.pos] {
+		case ',':
+			r.pos++
+			r.space()
+		case ']':
+			r.pos++
+			r.out = append(r.out, ']')
+			return nil
+		default:
+			return r.syntax("expected a comma or ] after an array element")
+		}
+	}
+}
+
+// str reads a string at r.pos, appends its canonical encoding and, when
+// decode is set, returns its value.
+func (r *reader) str(decode bool) (string, error) {
+	start := r.pos
+	r.pos++       // "
+	plain := true // no escape and nothing encoding/json would escape
+	for {
+		if r.pos >= len(r.src) {
+			return "", r.syntax("unexpected end of JSON input in a string")
+		}
+		c := r.src[r.pos]
+		switch {
+		case c == '"':
+			r.pos++
+			raw := r.src[start:r.pos]
+			if plain {
+				r.out = append(r.out, raw...)
+				if decode {
+					return string(raw[1 : len(raw)-1]), nil
+				}
+				return "", nil
+			}
+			s, err := unquote(raw)
+			if err != nil {
+				return "", &SyntaxError{Offset: start, Msg: err.Error()}
+			}
+			r.out = appendString(r.out, s)
+			return s, nil
+		case c < 0x20:
+			return "", r.syntax("control character in a string")
+		case c == '\\':
+			plain = false
+			r.pos++
+			if r.pos >= len(r.src) {
+				return "", r.syntax("unexpected end of JSON input in a string")
+			}
+			switch r.src[r.pos] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				r.pos++
+			case 'u':
+				if r.pos+5 > len(r.src) {
+					return "", r.syntax("short \\u escape")
+				}
+				for _, h := range r.src[r.pos+1 : r.pos+5] {
+					if !isHex(h) {
+						return "", r.syntax("invalid \\u escape")
+					}
+				}
+				r.pos += 5
+			default:
+				return "", r.syntax("invalid escape in a string")
+			}
+		case c == '<' || c == '>' || c == '&' || c >= 0x80:
+			plain = false
+			r.pos++
+		default:
+			r.pos++
+		}
+	}
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// unquote decodes a checked JSON string literal as encoding/json does:
+// invalid UTF-8 and lone surrogates become U+FFFD.
+func unquote(raw []byte) (string, error) {
+	raw = raw[1 : len(raw)-1]
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			ru, size := utf8.DecodeRune(raw[i:])
+			b.WriteRune(ru) // RuneError for invalid bytes, as encoding/json
+			i += size
+			continue
+		}
+		switch raw[i+1] {
+		case 'u':
+			ru := hexRune(raw[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(ru) {
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					if pair := utf16.DecodeRune(ru, hexRune(raw[i+2:i+6])); pair != utf8.RuneError {
+						b.WriteRune(pair)
+						i += 6
+						continue
+					}
+				}
+				ru = utf8.RuneError
+			}
+			b.WriteRune(ru)
+			continue
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		default: // " \ /
+			b.WriteByte(raw[i+1])
+		}
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+// appendString writes s as encoding/json.Marshal does (HTML-safe).
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, ru := range s {
+		switch {
+		case ru == '"' || ru == '\\':
+			dst = append(dst, '\\', byte(ru))
+		case ru == '\b':
+			dst = append(dst, '\\', 'b')
+		case ru == '\f':
+			dst = append(dst, '\\', 'f')
+		case ru == '\n':
+			dst = append(dst, '\\', 'n')
+		case ru == '\r':
+			dst = append(dst, '\\', 'r')
+		case ru == '\t':
+			dst = append(dst, '\\', 't')
+		case ru < 0x20 || ru == '<' || ru == '>' || ru == '&':
+			dst = append(dst, '\\', 'u', '0', '0', hex[ru>>4], hex[ru&0xf])
+		case ru == '\u2028' || ru == '\u2029':
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[ru&0xf])
+		default:
+			dst = utf8.AppendRune(dst, ru)
+		}
+	}
+	return append(dst, '"')
+}
+
+func (r *reader) number() error {
+	start := r.pos
+	if r.src[r.pos] == '-' {
+		r.pos++
+	}
+	digits := func() int {
+		n := 0
+		for r.pos < len(r.src) && r.src[r.pos] >= '0' && r.src[r.pos] <= '9' {
+			r.pos++
+			n++
+		}
+		return n
+	}
+	switch {
+	case r.pos < len(r.src) && r.src[r.pos] == '0':
+		r.pos++
+	case digits() == 0:
+		return r.syntax("invalid number")
+	}
+	if r.pos < len(r.src) && r.src[r.pos] == '.' {
+		r.pos++
+		if digits() == 0 {
+			return r.syntax("invalid number: no digits after the decimal point")
+		}
+	}
+	if r.pos < len(r.src) && (r.src[r.pos] == 'e' || r.src[r.pos] == 'E') {
+		r.pos++
+		if r.pos < len(r.src) && (r.src[r.pos] == '+' || r.src[r.pos] == '-') {
+			r.pos++
+		}
+		if digits() == 0 {
+			return r.syntax("invalid number: no digits in the exponent")
+		}
+	}
+	lit := r.src[start:r.pos]
+	if r.opts.NumberAsNull != "" && string(lit) == r.opts.NumberAsNull {
+		r.out = append(r.out, "null"...)
+		return nil
+	}
+	r.out = AppendCanonicalNumber(r.out, lit)
+	return nil
+}
+
+// AppendCanonicalNumber appends the canonical spelling of lit, a valid JSON
+// number: the one ECMAScript's Number::toString would choose for a number
+// of unlimited precision. Every spelling of one value (3600, 3600.0,
+// 3.6e3, 36e2) gives the same text, and different values different texts;
+// -0 is 0. Plain digits up to 21 places, exponent notation beyond, so a
+// short literal never becomes a long text.
+func AppendCanonicalNumber(dst, lit []byte) []byte {
+	neg := lit[0] == '-'
+	if neg {
+		lit = lit[1:]
+	}
+	mant, exp := lit, []byte(nil)
+	if i := indexAny(lit, 'e', 'E'); i >= 0 {
+		mant, exp = lit[:i], lit[i+1:]
+	}
+	intPart, frac := mant, []byte(nil)
+	if i := indexAny(mant, '.', '.'); i >= 0 {
+		intPart, frac = mant[:i], mant[i+1:]
+	}
+	// value = 0.D × 10^point after dropping zeros: D are the significant
+	// digits, point where the decimal point falls among them.
+	digits := make([]byte, 0, len(intPart)+len(frac))
+	digits = append(append(digits, intPart...), frac...)
+	lead := 0
+	for lead < len(digits) && digits[lead] == '0' {
+		lead++
+	}
+	if lead == len(digits) {
+		return append(dst, '0')
+	}
+	d := digits[lead:]
+	for d[len(d)-1] == '0' {
+		d = d[:len(d)-1]
+	}
+	shift := int64(len(intPart) - lead) // point without the exponent
+	if neg {
+		dst = append(dst, '-')
+	}
+	e, small := smallExponent(exp)
+	if !small {
+		// More than fifteen exponent digits: far outside plain notation.
+		p := new(big.Int)
+		p.SetString(strings.TrimPrefix(string(exp), "+"), 10)
+		p.Add(p, big.NewInt(shift-1))
+		dst = appendMantissa(dst, d)
+		return append(append(dst, 'e'), p.String()...)
+	}
+	point := e + shift
+	k := int64(len(d))
+	switch {
+	case k <= point && point <= 21:
+		dst = append(dst, d...)
+		for i := k; i < point; i++ {
+			dst = append(dst, '0')
+		}
+	case 0 < point && point <= 21:
+		dst = append(append(append(dst, d[:point]...), '.'), d[point:]...)
+	case -6 < point && point <= 0:
+		dst = append(dst, '0', '.')
+		for i := point; i < 0; i++ {
+			dst = append(dst, '0')
+		}
+		dst = append(dst, d...)
+	default:
+		dst = appendMantissa(dst, d)
+		dst = strconv.AppendInt(append(dst, 'e'), point-1, 10)
+	}
+	return dst
+}
+
+func appendMantissa(dst, d []byte) []byte {
+	dst = append(dst, d[0])
+	if len(d) > 1 {
+		dst = append(append(dst, '.'), d[1:]...)
+	}
+	return dst
+}
+
+// smallExponent parses an exponent of at most fifteen digits.
+func smallExponent(exp []byte) (int64, bool) {
+	if len(exp) == 0 {
+		return 0, true
+	}
+	neg := exp[0] == '-'
+	if exp[0] == '-' || exp[0] == '+' {
+		exp = exp[1:]
+	}
+	for len(exp) > 1 && exp[0] == '0' {
+		exp = exp[1:]
+	}
+	if len(exp) > 15 {
+		return 0, false
+	}
+	var e int64
+	for _, c := range exp {
+		e = e*10 + int64(c-'0')
+	}
+	if neg {
+		e = -e
+	}
+	return e, true
+}
+
+func indexAny(b []byte, x, y byte) int {
+	for i, c := range b {
+		if c == x || c == y {
+			return i
+		}
+	}
+	return -1
+}
