@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clientele/clientele/authserver"
 	"github.com/clientele/clientele/db"
 	apierrors "github.com/clientele/clientele/errors"
-	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/models"
 )
 
@@ -33,7 +33,7 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, stderr io.
 		if len(cfg.adminSecret) < minAdminSecretLength {
 			return fmt.Errorf("CLIENTELE_ADMIN_CLIENT_SECRET must be at least %d characters", minAdminSecretLength)
 		}
-		return ensureAdmin(ctx, store, cfg.adminID, handlers.HashSecret(cfg.adminSecret))
+		return ensureAdmin(ctx, store, cfg.adminID, authserver.HashSecret(cfg.adminSecret))
 	}
 	exists, err := store.HasClientWithScope(ctx, models.ScopeAll)
 	if err != nil {
@@ -46,7 +46,7 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, stderr io.
 	if err != nil {
 		return err
 	}
-	secret, hash, err := handlers.NewSecret()
+	secret, hash, err := authserver.NewSecret()
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clientele/clientele/authserver"
 	"github.com/clientele/clientele/db"
-	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/internal/pgtest"
 	"github.com/clientele/clientele/models"
 )
@@ -148,7 +148,7 @@ func seed(dbURL string, n int) ([]string, error) {
 	}
 	defer s.Close()
 	ids := make([]string, n)
-	hash := handlers.HashSecret(seededSecret)
+	hash := authserver.HashSecret(seededSecret)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -4,16 +4,15 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
-	"github.com/clientele/clientele/token"
 )
 
 // caller is the authenticated client of a management request: the one place
@@ -23,11 +22,8 @@ type caller struct {
 	Scope    []string
 }
 
-// Holds reports whether the caller holds scope; sp:scopes:all holds every
-// scope and sp:scopes:default is held by everyone.
-func (c *caller) Holds(scope string) bool {
-	return scope == models.ScopeDefault || slices.Contains(c.Scope, models.ScopeAll) || slices.Contains(c.Scope, scope)
-}
+// Holds reports whether the caller holds scope, by authserver's rule.
+func (c *caller) Holds(scope string) bool { return authserver.Holds(c.Scope, scope) }
 
 func callerOf(c echo.Context) *caller {
 	cl, _ := c.Get(ctxCaller).(*caller)
@@ -42,25 +38,17 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return &unauthorizedError{text: "missing bearer token"}
 		}
-		ctx := c.Request().Context()
-		claims, err := s.tokens.Verify(ctx, raw, s.now())
-		if err != nil {
-			return &unauthorizedError{code: "invalid_token", text: "invalid token: " + err.Error()}
+		claims, err := s.auth.ValidateToken(c.Request().Context(), raw)
+		var invalid *authserver.InvalidTokenError
+		if errors.As(err, &invalid) {
+			return &unauthorizedError{code: "invalid_token", text: "invalid token: " + invalid.Error()}
 		}
-		if err := s.tracker.Check(ctx, claims); err != nil {
-			if isTokenRejection(err) {
-				return &unauthorizedError{code: "invalid_token", text: "invalid token: " + err.Error()}
-			}
-			return apierrors.NewUnavailable(err)
+		if err != nil {
+			return err
 		}
 		c.Set(ctxCaller, &caller{ClientID: claims.ClientID, Scope: claims.Scope})
 		return next(c)
 	}
-}
-
-// isTokenRejection tells a dead token from a failure to find out.
-func isTokenRejection(err error) bool {
-	return errors.Is(err, token.ErrRevoked) || errors.Is(err, token.ErrClientInvalid)
 }
 
 // bearerToken extracts the token of "Bearer <token>" (scheme case-insensitive).

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -11,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/patch"
@@ -69,7 +68,7 @@ func (s *Server) createOauthClient(c echo.Context) error {
 	cl.ID = hex.EncodeToString(id[:])
 	var secret *string
 	if cl.Type == models.TypeConfidential {
-		sec, hash, err := NewSecret()
+		sec, hash, err := authserver.NewSecret()
 		if err != nil {
 			return err
 		}
@@ -186,7 +185,7 @@ func (s *Server) deleteOauthClient(c echo.Context) error {
 // rotateOauthClientSecret answers POST /oauth-clients/{id}/secret with a new
 // secret; tokens issued before stop working.
 func (s *Server) rotateOauthClientSecret(c echo.Context) error {
-	secret, hash, err := NewSecret()
+	secret, hash, err := authserver.NewSecret()
 	if err != nil {
 		return err
 	}
@@ -213,34 +212,7 @@ func checkGrantableScopes(cl *caller, scopes []string) error {
 	if cl == nil {
 		return nil
 	}
-	var refused []string
-	for _, sc := range scopes {
-		if !cl.Holds(sc) {
-			refused = append(refused, "scope: the caller cannot grant "+sc+", which it does not hold")
-		}
-	}
-	if len(refused) > 0 {
-		return apierrors.NewForbidden(refused...)
-	}
-	return nil
-}
-
-// NewSecret returns a new client secret (64 lowercase hex from crypto/rand)
-// and the hash the store keeps.
-func NewSecret() (secret string, hash []byte, err error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", nil, err
-	}
-	secret = hex.EncodeToString(b[:])
-	return secret, HashSecret(secret), nil
-}
-
-// HashSecret is the stored form of a secret. Secrets are 256 random bits, so
-// a fast hash is as strong as a slow one and keeps token issuance cheap.
-func HashSecret(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
+	return authserver.CheckGrantableScopes(cl.Scope, scopes)
 }
 
 // pathPrefix is "/v3" when the request came through the SailPoint alias.

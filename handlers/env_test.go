@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clientele/clientele/authserver"
 	"github.com/clientele/clientele/db"
 	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/internal/pgtest"
@@ -124,7 +125,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 // returns its id and secret.
 func (e *env) seedClient(t *testing.T, name string, scope []string) (string, string) {
 	t.Helper()
-	secret, _, err := handlers.NewSecret()
+	secret, _, err := authserver.NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func (e *env) seedClient(t *testing.T, name string, scope []string) (string, str
 // bootstrap admin's is.
 func (e *env) seedClientWithSecret(t *testing.T, name string, scope []string, secret string) (string, string) {
 	t.Helper()
-	hash := handlers.HashSecret(secret)
+	hash := authserver.HashSecret(secret)
 	c := models.NewClient()
 	c.ID = strings.ReplaceAll(strings.ToLower(name), " ", "-") + "-" + fmt.Sprintf("%08x", rand.Uint32())
 	c.Name = name

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/query"
@@ -43,8 +44,8 @@ type Config struct {
 	Issuer string
 	// RateLimit limits management requests per client id; nil turns it off.
 	RateLimit *ratelimit.Limiter
-	// AuthFailures limits failed client authentications per remote address;
-	// nil turns it off.
+	// AuthFailures limits failed client authentications per remote address
+	// at the OAuth endpoints; nil turns it off.
 	AuthFailures *ratelimit.Limiter
 	// Spec is the OpenAPI document served at /openapi.yaml.
 	Spec []byte
@@ -60,45 +61,44 @@ type Config struct {
 
 // Server holds the dependencies every handler uses.
 type Server struct {
-	store        Store
-	tokens       *token.Issuer
-	keys         *token.Keys
-	tracker      *token.Tracker
-	issuer       string
-	rateLimit    *ratelimit.Limiter
-	authFailures *ratelimit.Limiter
-	spec         []byte
-	docs         echo.HandlerFunc
-	metrics      *metrics
-	log          *slog.Logger
-	now          func() time.Time
+	store     Store
+	auth      *authserver.Server
+	keys      *token.Keys
+	tracker   *token.Tracker
+	issuer    string
+	rateLimit *ratelimit.Limiter
+	spec      []byte
+	docs      echo.HandlerFunc
+	metrics   *metrics
+	log       *slog.Logger
 }
 
 // New returns the Echo instance serving the whole API.
 func New(cfg Config) *echo.Echo {
 	s := &Server{
-		store:        cfg.Store,
-		tokens:       cfg.Tokens,
-		keys:         cfg.Keys,
-		tracker:      cfg.Tracker,
-		issuer:       cfg.Issuer,
-		rateLimit:    cfg.RateLimit,
-		authFailures: cfg.AuthFailures,
-		spec:         cfg.Spec,
-		docs:         docsHandler(),
-		log:          cfg.Logger,
-		now:          cfg.Now,
+		store:     cfg.Store,
+		keys:      cfg.Keys,
+		tracker:   cfg.Tracker,
+		issuer:    cfg.Issuer,
+		rateLimit: cfg.RateLimit,
+		spec:      cfg.Spec,
+		docs:      docsHandler(),
+		log:       cfg.Logger,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	if cfg.Metrics {
 		s.metrics = newMetrics()
 		s.store = timedStore{Store: s.store, m: s.metrics}
 	}
+	s.auth = authserver.New(authserver.Config{
+		Store:        s.store,
+		Tokens:       cfg.Tokens,
+		Tracker:      cfg.Tracker,
+		FailureLimit: cfg.AuthFailures,
+		Now:          cfg.Now,
+	})
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -155,7 +155,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var (
 		unauthorized *unauthorizedError
 		limited      *rateLimitedError
-		oauth        *oauthError
+		failures     *authserver.TooManyFailuresError
+		oauth        *authserver.Error
 	)
 	switch {
 	case errors.As(err, &unauthorized):
@@ -164,8 +165,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.As(err, &limited):
 		limited.write(c)
 		return
+	case errors.As(err, &failures):
+		(&rateLimitedError{retryAfter: failures.RetryAfter}).write(c)
+		return
 	case errors.As(err, &oauth):
-		oauth.write(c)
+		writeOAuthError(c, oauth)
 		return
 	}
 
