@@ -1,6 +1,7 @@
 // Command clientele serves the Clientele OAuth client registry: the
 // management API of SPEC §3–§5, the token endpoints of §6 and the
-// operational endpoints of §7.
+// operational endpoints of §7. With a subcommand of package cli (clients,
+// export, apply) it is instead the command line of §11.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clientele/clientele/cli"
 	"github.com/clientele/clientele/db"
 	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/ratelimit"
@@ -32,6 +34,11 @@ var openapiSpec []byte
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
+		code := cli.Main(ctx, os.Args[1:], cli.Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		stop()
+		os.Exit(code)
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "clientele:", err)
 		stop()
@@ -123,8 +130,12 @@ func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
 
 // run starts Clientele and serves until ctx ends, then drains in-flight
 // requests and closes the store last. Logs go to stdout; start-up messages
-// and the first admin's credentials to stderr.
+// and the first admin's credentials to stderr. args may start with
+// "serve", the explicit name of what no subcommand does (SPEC §11).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
