@@ -245,25 +245,36 @@ func checkAllowlist(ops []operation) error {
 	return nil
 }
 
-// pointerProblem says why p may not be patched, or "" when it may.
-func pointerProblem(p string, appendTarget bool) string {
+// pointerTokens splits p into its reference tokens, unescaped, or says why
+// SPEC §4.1 refuses it whatever it names: the empty pointer (the whole
+// document), no leading /, an invalid ~ escape or an empty token.
+func pointerTokens(p string) ([]string, string) {
 	if p == "" {
-		return "the whole client cannot be patched; name a member"
+		return nil, "the whole client cannot be patched; name a member"
 	}
 	if p[0] != '/' {
-		return "must start with /"
+		return nil, "must start with /"
 	}
 	raw := strings.Split(p[1:], "/")
 	tokens := make([]string, len(raw))
 	for i, r := range raw {
 		t, ok := unescapeToken(r)
 		if !ok {
-			return "has an invalid ~ escape"
+			return nil, "has an invalid ~ escape"
 		}
 		if t == "" {
-			return "has an empty reference token"
+			return nil, "has an empty reference token"
 		}
 		tokens[i] = t
+	}
+	return tokens, ""
+}
+
+// pointerProblem says why p may not be patched, or "" when it may.
+func pointerProblem(p string, appendTarget bool) string {
+	tokens, reason := pointerTokens(p)
+	if reason != "" {
+		return reason
 	}
 	if !models.IsPatchable(tokens[0]) {
 		return "not a patchable member"
