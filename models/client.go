@@ -102,27 +102,13 @@ func NewClient() OAuthClient {
 	}
 }
 
-// Clone returns a deep copy of c.
+// Clone returns a deep copy of c. Nil arrays become empty ones.
 func (c *OAuthClient) Clone() OAuthClient {
 	d := *c
-	d.Description = clonePtr(c.Description)
-	d.BusinessName = clonePtr(c.BusinessName)
-	d.HomepageURL = clonePtr(c.HomepageURL)
-	d.Tenant = clonePtr(c.Tenant)
-	d.RedirectURIs = slices.Clone(c.RedirectURIs)
-	d.GrantTypes = slices.Clone(c.GrantTypes)
-	d.Scope = slices.Clone(c.Scope)
-	d.LastUsed = clonePtr(c.LastUsed)
+	for i := range members {
+		members[i].codec.copy(&d, c)
+	}
 	d.SecretHash = slices.Clone(c.SecretHash)
-	if d.RedirectURIs == nil {
-		d.RedirectURIs = []string{}
-	}
-	if d.GrantTypes == nil {
-		d.GrantTypes = []GrantType{}
-	}
-	if d.Scope == nil {
-		d.Scope = []string{}
-	}
 	return d
 }
 
@@ -141,22 +127,6 @@ func (c *OAuthClient) HasGrant(g GrantType) bool { return slices.Contains(c.Gran
 // enabled, confidential and holding CLIENT_CREDENTIALS.
 func (c *OAuthClient) CanGetTokens() bool {
 	return c.Enabled && c.Type == TypeConfidential && c.HasGrant(GrantClientCredentials)
-}
-
-// SameStoredValues reports whether a and b hold the same user-visible values,
-// ignoring the timestamps. It decides whether an update really changes the
-// client, so that modified moves only then.
-func SameStoredValues(a, b *OAuthClient) bool {
-	return a.ID == b.ID && a.Name == b.Name &&
-		eqPtr(a.Description, b.Description) && eqPtr(a.BusinessName, b.BusinessName) &&
-		eqPtr(a.HomepageURL, b.HomepageURL) && eqPtr(a.Tenant, b.Tenant) &&
-		a.AccessTokenValiditySeconds == b.AccessTokenValiditySeconds &&
-		a.RefreshTokenValiditySeconds == b.RefreshTokenValiditySeconds &&
-		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
-		a.AccessType == b.AccessType && a.Type == b.Type && a.Internal == b.Internal &&
-		a.Enabled == b.Enabled && a.StrongAuthSupported == b.StrongAuthSupported &&
-		a.ClaimsSupported == b.ClaimsSupported && slices.Equal(a.Scope, b.Scope) &&
-		slices.Equal(a.SecretHash, b.SecretHash) && a.TokenGeneration == b.TokenGeneration
 }
 
 func eqPtr[T comparable](a, b *T) bool {

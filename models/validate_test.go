@@ -145,31 +145,3 @@ func TestInvalidatesTokens(t *testing.T) {
 		t.Error("SameStoredValues of a clone is false")
 	}
 }
-
-func TestPatchableRoundTrip(t *testing.T) {
-	c := valid()
-	c.Description = ptr("d")
-	c.RedirectURIs = []string{"https://a.example"}
-	p := c.Patchable()
-	p.RedirectURIs[0] = "changed"
-	*p.Description = "changed"
-	if c.RedirectURIs[0] != "https://a.example" || *c.Description != "d" {
-		t.Error("Patchable shares memory with the client")
-	}
-	p = c.Patchable()
-	p.Name = "new"
-	d := c.WithPatchable(p)
-	if d.Name != "new" || c.Name != "Acme" || d.ID != c.ID {
-		t.Errorf("WithPatchable: got %q from %q", d.Name, c.Name)
-	}
-	for _, m := range models.PatchableMembers {
-		if !models.IsPatchable(m) {
-			t.Errorf("IsPatchable(%s) = false", m)
-		}
-	}
-	for _, m := range []string{"id", "secret", "scope", "Name", "type", "internal", "created"} {
-		if models.IsPatchable(m) {
-			t.Errorf("IsPatchable(%s) = true", m)
-		}
-	}
-}

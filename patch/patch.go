@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	apierrors "github.com/clientele/clientele/errors"
@@ -44,10 +45,8 @@ const (
 // body of at most MaxBodyBytes costs more than a pass over it and one run
 // of the library over a document of at most MaxDocumentBytes.
 func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthClient, error) {
-	doc, err := json.Marshal(c.Patchable())
-	if err != nil {
-		return models.OAuthClient{}, apierrors.NewInternal(err)
-	}
+	doc := projection(c)
+	var err error
 	switch mediaType {
 	case MediaJSONPatch:
 		doc, err = applyJSONPatch(doc, body, checkAllowlist)
@@ -62,11 +61,10 @@ func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthCl
 	if doc == nil {
 		return c.Clone(), nil
 	}
-	p, err := decodePatchable(doc)
+	next, err := decodePatched(c, doc)
 	if err != nil {
 		return models.OAuthClient{}, err
 	}
-	next := c.WithPatchable(p)
 	if err := next.Validate(); err != nil {
 		return models.OAuthClient{}, err
 	}
@@ -300,72 +298,70 @@ func pointerProblem(p string, appendTarget bool) string {
 	return "paths may be at most two levels deep"
 }
 
-// memberTypes names the JSON type of each patchable member, for causes.
-var memberTypes = map[string]string{
-	"tenant": "a string or null", "businessName": "a string or null", "homepageUrl": "a string or null",
-	"description": "a string or null", "name": "a string",
-	"accessTokenValiditySeconds": "an integer", "refreshTokenValiditySeconds": "an integer",
-	"redirectUris": "an array of strings", "grantTypes": "an array of strings", "accessType": "a string",
-	"enabled": "a boolean", "strongAuthSupported": "a boolean", "claimsSupported": "a boolean",
+// projection is the document a patch applies to: a JSON object of c's
+// patchable members, and nothing else of c.
+func projection(c *models.OAuthClient) []byte {
+	doc := make([]byte, 0, 512)
+	doc = append(doc, '{')
+	for i, m := range models.PatchableMembers() {
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = m.AppendJSON(m.AppendKey(doc), c)
+	}
+	return append(doc, '}')
 }
 
-// patchedDoc is the patched document as decoded: a member that may not be
-// null is a pointer, so that one decoding tells a removed or null member
-// from one that is present.
-type patchedDoc struct {
-	Tenant                      *string             `json:"tenant"`
-	BusinessName                *string             `json:"businessName"`
-	HomepageURL                 *string             `json:"homepageUrl"`
-	Name                        *string             `json:"name"`
-	Description                 *string             `json:"description"`
-	AccessTokenValiditySeconds  *int                `json:"accessTokenValiditySeconds"`
-	RefreshTokenValiditySeconds *int                `json:"refreshTokenValiditySeconds"`
-	RedirectURIs                *[]string           `json:"redirectUris"`
-	GrantTypes                  *[]models.GrantType `json:"grantTypes"`
-	AccessType                  *models.AccessType  `json:"accessType"`
-	Enabled                     *bool               `json:"enabled"`
-	StrongAuthSupported         *bool               `json:"strongAuthSupported"`
-	ClaimsSupported             *bool               `json:"claimsSupported"`
-}
+// patchedDoc is the type the patched projection decodes into: one field
+// per patchable member, a pointer for the members that may not be null, so
+// that one strict decoding tells a removed or null member from one that is
+// present. It is built from the table of members.
+var patchedDoc = func() reflect.Type {
+	var fields []reflect.StructField
+	for i, m := range models.PatchableMembers() {
+		t := reflect.TypeOf(m.Field(&models.OAuthClient{})).Elem()
+		if !m.Nullable {
+			t = reflect.PointerTo(t)
+		}
+		fields = append(fields, reflect.StructField{
+			Name: fmt.Sprintf("M%d", i), Type: t, Tag: reflect.StructTag(`json:"` + m.Name + `"`),
+		})
+	}
+	return reflect.StructOf(fields)
+}()
 
-// decodePatchable decodes the patched document strictly, in one pass, into
-// a fresh projection: a wrong type is 400.1.3, and a required member that
-// was removed or nulled is 400.1.0.
-func decodePatchable(doc []byte) (models.Patchable, error) {
-	var d patchedDoc
+// decodePatched decodes the patched projection strictly, in one pass, into
+// a copy of c: a wrong type is 400.1.3, and a member that may not be null
+// but was removed or nulled is 400.1.0.
+func decodePatched(c *models.OAuthClient, doc []byte) (models.OAuthClient, error) {
+	d := reflect.New(patchedDoc)
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
+	if err := dec.Decode(d.Interface()); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			field, _, _ := strings.Cut(typeErr.Field, ".")
-			return models.Patchable{}, apierrors.NewIllegalValue(field + ": must be " + memberTypes[field])
+			if m, ok := models.LookupMember(field); ok {
+				return models.OAuthClient{}, apierrors.NewIllegalValue(field + ": must be " + m.TypePhrase())
+			}
 		}
-		return models.Patchable{}, apierrors.NewIllegalValue("the patched client: " + err.Error())
+		return models.OAuthClient{}, apierrors.NewIllegalValue("the patched client: " + err.Error())
 	}
+	next := c.Clone()
 	var missing []string
-	need := func(name string, present bool) {
-		if !present {
-			missing = append(missing, name+": may not be removed or null")
+	for i, m := range models.PatchableMembers() {
+		v, dst := d.Elem().Field(i), reflect.ValueOf(m.Field(&next)).Elem()
+		switch {
+		case m.Nullable:
+			dst.Set(v)
+		case v.IsNil():
+			missing = append(missing, m.Name+": may not be removed or null")
+		default:
+			dst.Set(v.Elem())
 		}
 	}
-	need("name", d.Name != nil)
-	need("accessTokenValiditySeconds", d.AccessTokenValiditySeconds != nil)
-	need("refreshTokenValiditySeconds", d.RefreshTokenValiditySeconds != nil)
-	need("redirectUris", d.RedirectURIs != nil)
-	need("grantTypes", d.GrantTypes != nil)
-	need("accessType", d.AccessType != nil)
-	need("enabled", d.Enabled != nil)
-	need("strongAuthSupported", d.StrongAuthSupported != nil)
-	need("claimsSupported", d.ClaimsSupported != nil)
 	if len(missing) > 0 {
-		return models.Patchable{}, apierrors.NewRequiredMissing(missing...)
+		return models.OAuthClient{}, apierrors.NewRequiredMissing(missing...)
 	}
-	return models.Patchable{
-		Tenant: d.Tenant, BusinessName: d.BusinessName, HomepageURL: d.HomepageURL, Name: *d.Name,
-		Description: d.Description, AccessTokenValiditySeconds: *d.AccessTokenValiditySeconds,
-		RefreshTokenValiditySeconds: *d.RefreshTokenValiditySeconds, RedirectURIs: *d.RedirectURIs,
-		GrantTypes: *d.GrantTypes, AccessType: *d.AccessType, Enabled: *d.Enabled,
-		StrongAuthSupported: *d.StrongAuthSupported, ClaimsSupported: *d.ClaimsSupported,
-	}, nil
+	return next, nil
 }
