@@ -5,120 +5,16 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/query"
 )
 
-// clientRow is the stored form of an OAuth client. Times are Unix
-// milliseconds, so that both dialects sort and compare them alike; the
-// *_lower columns serve the case-insensitive filters.
-type clientRow struct {
-	ID                          string `gorm:"primaryKey"`
-	Name                        string
-	NameLower                   string
-	Description                 *string
-	BusinessName                *string
-	BusinessNameLower           *string
-	HomepageURL                 *string `gorm:"column:homepage_url"`
-	Tenant                      *string
-	TenantLower                 *string
-	AccessTokenValiditySeconds  int
-	RefreshTokenValiditySeconds int
-	RedirectURIs                string `gorm:"column:redirect_uris"`
-	GrantTypes                  string
-	AccessType                  string
-	Type                        string
-	Internal                    bool
-	Enabled                     bool
-	StrongAuthSupported         bool
-	ClaimsSupported             bool
-	Scope                       string
-	Created                     int64
-	Modified                    int64
-	LastUsed                    *int64
-	SecretHash                  []byte
-	TokenGeneration             int64
-}
-
-func (clientRow) TableName() string { return "oauth_clients" }
-
-func lowerPtr(s *string) *string {
-	if s == nil {
-		return nil
-	}
-	l := strings.ToLower(*s)
-	return &l
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only slices of strings are encoded here
-	}
-	return string(b)
-}
-
-func toRow(c *models.OAuthClient) clientRow {
-	r := clientRow{
-		ID: c.ID, Name: c.Name, NameLower: strings.ToLower(c.Name),
-		Description: c.Description, BusinessName: c.BusinessName, BusinessNameLower: lowerPtr(c.BusinessName),
-		HomepageURL: c.HomepageURL, Tenant: c.Tenant, TenantLower: lowerPtr(c.Tenant),
-		AccessTokenValiditySeconds: c.AccessTokenValiditySeconds, RefreshTokenValiditySeconds: c.RefreshTokenValiditySeconds,
-		RedirectURIs: mustJSON(nonNil(c.RedirectURIs)), GrantTypes: mustJSON(nonNil(c.GrantTypes)),
-		AccessType: string(c.AccessType), Type: string(c.Type), Internal: c.Internal, Enabled: c.Enabled,
-		StrongAuthSupported: c.StrongAuthSupported, ClaimsSupported: c.ClaimsSupported,
-		Scope: mustJSON(nonNil(c.Scope)), Created: c.Created.UnixMilli(), Modified: c.Modified.UnixMilli(),
-		SecretHash: c.SecretHash, TokenGeneration: c.TokenGeneration,
-	}
-	if c.LastUsed != nil {
-		ms := c.LastUsed.UnixMilli()
-		r.LastUsed = &ms
-	}
-	return r
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func (r *clientRow) model() (models.OAuthClient, error) {
-	c := models.OAuthClient{
-		ID: r.ID, Name: r.Name, Description: r.Description, BusinessName: r.BusinessName,
-		HomepageURL: r.HomepageURL, Tenant: r.Tenant,
-		AccessTokenValiditySeconds: r.AccessTokenValiditySeconds, RefreshTokenValiditySeconds: r.RefreshTokenValiditySeconds,
-		AccessType: models.AccessType(r.AccessType), Type: models.ClientType(r.Type), Internal: r.Internal,
-		Enabled: r.Enabled, StrongAuthSupported: r.StrongAuthSupported, ClaimsSupported: r.ClaimsSupported,
-		Created: fromMillis(r.Created), Modified: fromMillis(r.Modified),
-		SecretHash: r.SecretHash, TokenGeneration: r.TokenGeneration,
-	}
-	if err := json.Unmarshal([]byte(r.RedirectURIs), &c.RedirectURIs); err != nil {
-		return c, fmt.Errorf("client %s: redirect_uris: %w", r.ID, err)
-	}
-	if err := json.Unmarshal([]byte(r.GrantTypes), &c.GrantTypes); err != nil {
-		return c, fmt.Errorf("client %s: grant_types: %w", r.ID, err)
-	}
-	if err := json.Unmarshal([]byte(r.Scope), &c.Scope); err != nil {
-		return c, fmt.Errorf("client %s: scope: %w", r.ID, err)
-	}
-	if r.LastUsed != nil {
-		t := fromMillis(*r.LastUsed)
-		c.LastUsed = &t
-	}
-	return c, nil
-}
 
 func notFound(id string) error { return apierrors.NewNotFound("oauth client " + id) }
 
@@ -131,8 +27,7 @@ func (s *Store) CreateClient(ctx context.Context, c models.OAuthClient) (models.
 	now := s.nowMillis()
 	c = c.Clone()
 	c.Created, c.Modified = now, now
-	row := toRow(&c)
-	if err := s.w.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := s.w.WithContext(ctx).Exec(insertClient, insertValues(&c)...).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return models.OAuthClient{}, apierrors.NewConflict("oauth client " + c.ID + " already exists")
 		}
@@ -147,14 +42,14 @@ func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, e
 	if err != nil {
 		return models.OAuthClient{}, translate(err)
 	}
-	row, err := scanClient(st.QueryRowContext(ctx, id))
+	c, err := scanClient(st.QueryRowContext(ctx, id))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return models.OAuthClient{}, notFound(id)
 		}
 		return models.OAuthClient{}, translate(err)
 	}
-	return row.model()
+	return c, nil
 }
 
 // ListClients runs q: its filter, its order made total by created and id,
@@ -162,7 +57,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, e
 // is computed only when q.Count (else -1).
 func (s *Store) ListClients(ctx context.Context, q query.List) ([]models.OAuthClient, int64, error) {
 	where, args := compileFilter(q.Where, s.dialect)
-	base := s.r.WithContext(ctx).Model(&clientRow{})
+	base := s.r.WithContext(ctx).Table("oauth_clients")
 	if where != "" {
 		base = base.Where(where, args...)
 	}
@@ -175,17 +70,21 @@ func (s *Store) ListClients(ctx context.Context, q query.List) ([]models.OAuthCl
 	if q.Limit == 0 {
 		return []models.OAuthClient{}, total, nil
 	}
-	var rows []clientRow
-	if err := base.Order(orderBy(q.Sort)).Limit(q.Limit).Offset(q.Offset).Find(&rows).Error; err != nil {
+	rows, err := base.Select(columnNames(readColumns)).Order(orderBy(q.Sort)).Limit(q.Limit).Offset(q.Offset).Rows()
+	if err != nil {
 		return nil, 0, translate(err)
 	}
-	out := make([]models.OAuthClient, len(rows))
-	for i := range rows {
-		c, err := rows[i].model()
+	defer rows.Close()
+	out := []models.OAuthClient{}
+	for rows.Next() {
+		c, err := scanClient(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, translate(err)
 		}
-		out[i] = c
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, translate(err)
 	}
 	return out, total, nil
 }
@@ -219,14 +118,10 @@ func (s *Store) updateClient(ctx context.Context, id string, fn func(*models.OAu
 		return models.OAuthClient{}, err
 	}
 	defer tx.Rollback()
-	row, err := scanClient(tx.StmtContext(ctx, sel).QueryRowContext(ctx, id))
+	cur, err := scanClient(tx.StmtContext(ctx, sel).QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.OAuthClient{}, notFound(id)
 	}
-	if err != nil {
-		return models.OAuthClient{}, err
-	}
-	cur, err := row.model()
 	if err != nil {
 		return models.OAuthClient{}, err
 	}
@@ -249,10 +144,9 @@ func (s *Store) updateClient(ctx context.Context, id string, fn func(*models.OAu
 		}
 	}
 	next.Modified = now
-	newRow := toRow(&next)
 	// The statement depends on what changed, and the transaction holds
 	// the writer's only connection: it runs unprepared, on that connection.
-	query, args := updateChanged(&row, &newRow)
+	query, args := updateChanged(&cur, &next)
 	if _, err := tx.ExecContext(ctx, s.rebind(query), args...); err != nil {
 		return models.OAuthClient{}, err
 	}
@@ -268,18 +162,15 @@ const insertEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, cr
 // PostgreSQL so that concurrent updates of one client run one after the
 // other (SQLite's single writer already serialises them).
 func (s *Store) lockClient(tx *gorm.DB, id string) (models.OAuthClient, error) {
-	var row clientRow
-	q := tx
+	query := selectClient
 	if s.dialect == Postgres {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		query += " FOR UPDATE"
 	}
-	if err := q.Where("id = ?", id).Take(&row).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return models.OAuthClient{}, notFound(id)
-		}
-		return models.OAuthClient{}, err
+	c, err := scanClient(tx.Raw(query, id).Row())
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.OAuthClient{}, notFound(id)
 	}
-	return row.model()
+	return c, err
 }
 
 // clientEventLifetime keeps a client's token event as long as any token
@@ -299,7 +190,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.
 				return err
 			}
 		}
-		if err := tx.Where("id = ?", id).Delete(&clientRow{}).Error; err != nil {
+		if err := tx.Exec("DELETE FROM oauth_clients WHERE id = ?", id).Error; err != nil {
 			return err
 		}
 		now := s.nowMillis()
@@ -312,7 +203,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.
 // one conditional UPDATE. A missing client is no error.
 func (s *Store) TouchLastUsed(ctx context.Context, id string, now time.Time) error {
 	ms := now.UTC().UnixMilli()
-	err := s.w.WithContext(ctx).Model(&clientRow{}).
+	err := s.w.WithContext(ctx).Table("oauth_clients").
 		Where("id = ? AND (last_used IS NULL OR last_used <= ?)", id, ms-int64(24*time.Hour/time.Millisecond)).
 		Update("last_used", ms).Error
 	return translate(err)
@@ -321,8 +212,9 @@ func (s *Store) TouchLastUsed(ctx context.Context, id string, now time.Time) err
 // HasClientWithScope reports whether any client holds scope.
 func (s *Store) HasClientWithScope(ctx context.Context, scope string) (bool, error) {
 	var n int64
-	err := s.r.WithContext(ctx).Model(&clientRow{}).
-		Where(`scope LIKE ? ESCAPE '\'`, "%"+likeEscape(mustJSON(scope))+"%").Limit(1).Count(&n).Error
+	quoted, _ := json.Marshal(scope) // a string always encodes
+	err := s.r.WithContext(ctx).Table("oauth_clients").
+		Where(`scope LIKE ? ESCAPE '\'`, "%"+likeEscape(string(quoted))+"%").Limit(1).Count(&n).Error
 	if err != nil {
 		return false, translate(err)
 	}

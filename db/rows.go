@@ -5,89 +5,237 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/clientele/clientele/models"
 )
 
 // The hot paths — reading one client, and the read-modify-write of an
 // update — go through database/sql with prepared statements rather than
 // GORM's reflection: they run on every GET and, inside the single SQLite
-// writer, on every PATCH.
+// writer, on every PATCH. Their column lists are derived from the table of
+// members (models.Members), so a member with a column is read, written and
+// compared here without being named.
 
-var clientColumns = []string{
-	"id", "name", "name_lower", "description", "business_name", "business_name_lower", "homepage_url",
-	"tenant", "tenant_lower", "access_token_validity_seconds", "refresh_token_validity_seconds",
-	"redirect_uris", "grant_types", "access_type", "type", "internal", "enabled", "strong_auth_supported",
-	"claims_supported", "scope", "created", "modified", "last_used", "secret_hash", "token_generation",
+// storage is how a column's value travels through database/sql.
+type storage uint8
+
+const (
+	storeText storage = iota + 1
+	storeInteger
+	storeBoolean
+	storeBlob
+)
+
+// clientColumn is one column of oauth_clients: a member's, a lowercased copy of
+// one, or one of the store's own.
+type clientColumn struct {
+	name    string
+	storage storage
+	// value is c's value as written (nil, or a nil pointer, for NULL).
+	value func(c *models.OAuthClient) any
+	// load sets c from the column; nil for a lowercased copy, which is
+	// written and never read back.
+	load  func(c *models.OAuthClient, v *cell) error
+	equal func(a, b *models.OAuthClient) bool
+	// fixed columns are never written by an update: id and created never
+	// change, and only TouchLastUsed writes last_used.
+	fixed bool
 }
 
-var selectClient = "SELECT " + strings.Join(clientColumns, ", ") + " FROM oauth_clients WHERE id = ?"
+// lowered names the members whose column has a lowercased copy
+// (column_lower) for the case-insensitive filters of SPEC §3.
+var lowered = map[string]bool{"name": true, "businessName": true, "tenant": true}
 
-// updatable lists the columns an update may write: all but id, created and
-// last_used (which only TouchLastUsed writes).
-var updatable = func() []string {
-	var out []string
-	for _, c := range clientColumns {
-		switch c {
-		case "id", "created", "last_used":
+var fixedColumns = map[string]bool{"id": true, "created": true, "last_used": true}
+
+var storages = map[models.ColumnKind]storage{
+	models.ColumnText: storeText, models.ColumnInteger: storeInteger, models.ColumnBoolean: storeBoolean,
+}
+
+var clientColumns = func() []clientColumn {
+	var cols []clientColumn
+	for i := range models.Members() {
+		m := &models.Members()[i]
+		if m.Column == "" {
 			continue
 		}
-		out = append(out, c)
+		cols = append(cols, clientColumn{
+			name: m.Column, storage: storages[m.ColumnKind()], value: m.ColumnValue, equal: m.Equal,
+			load: func(c *models.OAuthClient, v *cell) error { return m.LoadColumn(c, v.v) },
+		})
+		if lowered[m.Name] {
+			lower := func(c *models.OAuthClient) any { return lowerText(m.ColumnValue(c)) }
+			cols = append(cols, clientColumn{
+				name: m.Column + "_lower", storage: storeText, value: lower,
+				equal: func(a, b *models.OAuthClient) bool { return lower(a) == lower(b) },
+			})
+		}
+	}
+	cols = append(cols,
+		clientColumn{name: "secret_hash", storage: storeBlob,
+			value: func(c *models.OAuthClient) any { return c.SecretHash },
+			load: func(c *models.OAuthClient, v *cell) error {
+				c.SecretHash = v.raw
+				return nil
+			},
+			equal: func(a, b *models.OAuthClient) bool { return bytes.Equal(a.SecretHash, b.SecretHash) }},
+		clientColumn{name: "token_generation", storage: storeInteger,
+			value: func(c *models.OAuthClient) any { return c.TokenGeneration },
+			load: func(c *models.OAuthClient, v *cell) error {
+				c.TokenGeneration = v.v.Int
+				return nil
+			},
+			equal: func(a, b *models.OAuthClient) bool { return a.TokenGeneration == b.TokenGeneration }},
+	)
+	for i := range cols {
+		cols[i].fixed = fixedColumns[cols[i].name]
+	}
+	return cols
+}()
+
+// lowerText lowercases a text column's value, keeping NULL: a string (not
+// a pointer) comes back, so that values compare with ==.
+func lowerText(v any) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ToLower(v)
+	case *string:
+		if v != nil {
+			return strings.ToLower(*v)
+		}
+	}
+	return nil
+}
+
+// readColumns are the columns a client is read from.
+var readColumns = func() []clientColumn {
+	var out []clientColumn
+	for _, c := range clientColumns {
+		if c.load != nil {
+			out = append(out, c)
+		}
 	}
 	return out
 }()
 
-// updatableValues returns r's values in the order of updatable.
-func updatableValues(r *clientRow) []any {
-	return []any{r.Name, r.NameLower, r.Description, r.BusinessName, r.BusinessNameLower, r.HomepageURL,
-		r.Tenant, r.TenantLower, r.AccessTokenValiditySeconds, r.RefreshTokenValiditySeconds,
-		r.RedirectURIs, r.GrantTypes, r.AccessType, r.Type, r.Internal, r.Enabled, r.StrongAuthSupported,
-		r.ClaimsSupported, r.Scope, r.Modified, r.SecretHash, r.TokenGeneration}
+func columnNames(cols []clientColumn) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
 }
 
-func sameValue(a, b any) bool {
-	switch x := a.(type) {
-	case *string:
-		y := b.(*string)
-		return x == nil && y == nil || x != nil && y != nil && *x == *y
-	case []byte:
-		return bytes.Equal(x, b.([]byte))
+var (
+	selectClient = "SELECT " + columnNames(readColumns) + " FROM oauth_clients WHERE id = ?"
+	insertClient = "INSERT INTO oauth_clients (" + columnNames(clientColumns) + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(clientColumns)), ", ") + ")"
+)
+
+// insertValues returns c's values in the order of insertClient.
+func insertValues(c *models.OAuthClient) []any {
+	out := make([]any, len(clientColumns))
+	for i, col := range clientColumns {
+		out[i] = col.value(c)
 	}
-	return a == b
+	return out
 }
 
 // updateChanged is the UPDATE of the columns whose values differ between
 // old and new, and its arguments. Writing only those matters: SQLite
 // rewrites an index entry for every indexed column in the SET list, changed
 // or not.
-func updateChanged(old, new *clientRow) (string, []any) {
-	ov, nv := updatableValues(old), updatableValues(new)
+func updateChanged(old, new *models.OAuthClient) (string, []any) {
 	var b strings.Builder
 	b.WriteString("UPDATE oauth_clients SET ")
 	var args []any
-	for i, c := range updatable {
-		if sameValue(ov[i], nv[i]) {
+	for _, c := range clientColumns {
+		if c.fixed || c.equal(old, new) {
 			continue
 		}
 		if len(args) > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(c + " = ?")
-		args = append(args, nv[i])
+		b.WriteString(c.name + " = ?")
+		args = append(args, c.value(new))
 	}
 	b.WriteString(" WHERE id = ?")
 	return b.String(), append(args, new.ID)
 }
 
+// cell receives one column's value from Scan, as its storage expects it:
+// database/sql hands a Scanner the driver's value (nil, int64, bool,
+// string or []byte here) without converting it.
+type cell struct {
+	st  storage
+	v   models.Cell
+	raw []byte
+}
+
+func (c *cell) Scan(src any) error {
+	c.v, c.raw = models.Cell{Valid: src != nil}, nil
+	ok := true
+	switch c.st {
+	case storeText:
+		switch s := src.(type) {
+		case string:
+			c.v.Text = s
+		case []byte:
+			c.v.Text = string(s)
+		default:
+			ok = src == nil
+		}
+	case storeInteger:
+		c.v.Int, ok = src.(int64)
+		ok = ok || src == nil
+	case storeBoolean:
+		switch s := src.(type) {
+		case bool:
+			c.v.Bool = s
+		case int64:
+			c.v.Bool = s != 0
+		default:
+			ok = src == nil
+		}
+	case storeBlob:
+		switch s := src.(type) {
+		case []byte:
+			c.raw = bytes.Clone(s)
+		case string:
+			c.raw = []byte(s)
+		default:
+			ok = src == nil
+		}
+	}
+	if !ok {
+		return fmt.Errorf("unexpected %T", src)
+	}
+	return nil
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
-func scanClient(s scanner) (clientRow, error) {
-	var r clientRow
-	err := s.Scan(&r.ID, &r.Name, &r.NameLower, &r.Description, &r.BusinessName, &r.BusinessNameLower,
-		&r.HomepageURL, &r.Tenant, &r.TenantLower, &r.AccessTokenValiditySeconds, &r.RefreshTokenValiditySeconds,
-		&r.RedirectURIs, &r.GrantTypes, &r.AccessType, &r.Type, &r.Internal, &r.Enabled, &r.StrongAuthSupported,
-		&r.ClaimsSupported, &r.Scope, &r.Created, &r.Modified, &r.LastUsed, &r.SecretHash, &r.TokenGeneration)
-	return r, err
+// scanClient reads one row of readColumns.
+func scanClient(s scanner) (models.OAuthClient, error) {
+	cells := make([]cell, len(readColumns))
+	dest := make([]any, len(readColumns))
+	for i := range readColumns {
+		cells[i].st = readColumns[i].storage
+		dest[i] = &cells[i]
+	}
+	var c models.OAuthClient
+	if err := s.Scan(dest...); err != nil {
+		return c, err
+	}
+	for i, col := range readColumns {
+		if err := col.load(&c, &cells[i]); err != nil {
+			return c, fmt.Errorf("client %s: %s: %w", c.ID, col.name, err)
+		}
+	}
+	return c, nil
 }
 
 // stmts prepares each statement once per pool, on first use.
