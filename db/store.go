@@ -136,7 +136,7 @@ func openSQLite(path string) (*Store, error) {
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
 	w, err := gorm.Open(sqlite.Open(base+"&_txlock=immediate"), gormConfig())
 	if err != nil {
-		return nil, fmt.Errorf("database sqlite://%s: %s", path, oneLine(err))
+		return nil, sqliteOpenError(path, err)
 	}
 	wdb, _ := w.DB()
 	wdb.SetMaxOpenConns(1)
@@ -145,12 +145,12 @@ func openSQLite(path string) (*Store, error) {
 	wdb.SetConnMaxIdleTime(0)
 	if err := wdb.Ping(); err != nil {
 		wdb.Close()
-		return nil, fmt.Errorf("database sqlite://%s: %s", path, oneLine(err))
+		return nil, sqliteOpenError(path, err)
 	}
 	r, err := gorm.Open(sqlite.Open(base), gormConfig())
 	if err != nil {
 		wdb.Close()
-		return nil, fmt.Errorf("database sqlite://%s: %s", path, oneLine(err))
+		return nil, sqliteOpenError(path, err)
 	}
 	rdb, _ := r.DB()
 	rdb.SetMaxOpenConns(8)
