@@ -24,8 +24,9 @@ const adminName = "Clientele admin"
 // CLIENTELE_ADMIN_CLIENT_ID and CLIENTELE_ADMIN_CLIENT_SECRET set, that
 // client is created or brought back to an enabled CLIENT_CREDENTIALS client
 // with sp:scopes:all and that secret. With neither set and no client holding
-// sp:scopes:all, one is created and its credentials printed once.
-func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, stderr io.Writer) error {
+// sp:scopes:all, one is created and its credentials printed once, with a
+// curl line that fetches a token from base, the server's own address.
+func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, base string, stderr io.Writer) error {
 	if cfg.adminID != "" {
 		if !models.ValidBootstrapID(cfg.adminID) {
 			return fmt.Errorf("CLIENTELE_ADMIN_CLIENT_ID must be 1-64 of A-Z a-z 0-9 _ -")
@@ -58,7 +59,7 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, stderr io.
   client id:     %s
   client secret: %s
   get a token:   curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token
-`, admin.ID, secret, admin.ID, secret, cfg.issuer)
+`, admin.ID, secret, admin.ID, secret, base)
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -39,7 +39,7 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "clientele:", err)
 		stop()
 		os.Exit(1)
@@ -61,83 +61,24 @@ const (
 	authFailureRate = "20/1m"
 )
 
-// config is the parsed configuration of SPEC §1.
-type config struct {
-	addr, db, issuer, rateLimit, logLevel, logFormat string
-	corsOrigins, pprofAddr                           string
-	metrics                                          bool
-	adminID, adminSecret                             string
-}
-
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	var cfg config
-	fs := flag.NewFlagSet("clientele", flag.ContinueOnError)
-	// A bad flag is one line on standard error (from main); -h prints the
-	// usage.
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.addr, "addr", env("CLIENTELE_ADDR", "localhost:8080"), "listen address")
-	fs.StringVar(&cfg.db, "db", env("CLIENTELE_DB", "sqlite://clientele.db"), "database: sqlite://PATH, sqlite://:memory: or a postgres:// URL")
-	fs.StringVar(&cfg.issuer, "issuer", env("CLIENTELE_ISSUER", ""), "token issuer (iss); default http:// + the listen address")
-	fs.StringVar(&cfg.rateLimit, "rate-limit", env("CLIENTELE_RATE_LIMIT", "100/10s"), "management requests per client, as N/DURATION; 0 turns it off")
-	fs.StringVar(&cfg.logLevel, "log-level", env("CLIENTELE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	fs.StringVar(&cfg.logFormat, "log-format", env("CLIENTELE_LOG_FORMAT", "json"), "log format: json or text")
-	fs.StringVar(&cfg.corsOrigins, "cors-origins", env("CLIENTELE_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS, or *; empty turns CORS off")
-	fs.StringVar(&cfg.pprofAddr, "pprof-addr", env("CLIENTELE_PPROF_ADDR", ""), "serve Go's pprof profiles on this separate address (off when empty; keep it on loopback)")
-	metricsDefault := true
-	if v := getenv("CLIENTELE_METRICS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return cfg, fmt.Errorf("CLIENTELE_METRICS %q: want true or false", v)
-		}
-		metricsDefault = b
-	}
-	fs.BoolVar(&cfg.metrics, "metrics", metricsDefault, "serve Prometheus metrics at /metrics")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "Usage: clientele [flags]")
-			fs.PrintDefaults()
-		}
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	cfg.adminID, cfg.adminSecret = getenv("CLIENTELE_ADMIN_CLIENT_ID"), getenv("CLIENTELE_ADMIN_CLIENT_SECRET")
-	return cfg, nil
-}
-
-func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch cfg.logFormat {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want json or text", cfg.logFormat)
-}
-
 // run starts Clientele and serves until ctx ends, then drains in-flight
 // requests and closes the store last. Logs go to stdout; start-up messages
-// and the first admin's credentials to stderr. args may start with
-// "serve", the explicit name of what no subcommand does (SPEC §11).
+// and the first admin's credentials to stderr. --help and --version print
+// on stdout and return nil without serving. args may start with "serve",
+// the explicit name of what no subcommand does (SPEC §11).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
-	if err != nil {
+	cfg, err := parseConfig(args, getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return nil
+	case errors.Is(err, errVersion):
+		fmt.Fprint(stdout, versionText(debug.ReadBuildInfo()))
+		return nil
+	case err != nil:
 		return err
 	}
 	logger, err := newLogger(cfg, stdout)
@@ -162,8 +103,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
+	// base is where this server can be reached: the listen address with the
+	// real port; the start-up banner's curl line uses it whatever the issuer.
+	base := "http://" + issuerHost(cfg.addr, addr)
 	if cfg.issuer == "" {
-		cfg.issuer = "http://" + issuerHost(cfg.addr, addr)
+		cfg.issuer = base
 	}
 
 	startCtx, cancelStart := context.WithTimeout(ctx, startupTimeout)
@@ -174,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer store.Close()
 
-	if err := bootstrapAdmin(startCtx, store, cfg, stderr); err != nil {
+	if err := bootstrapAdmin(startCtx, store, cfg, base, stderr); err != nil {
 		return err
 	}
 	keys, err := token.LoadKeys(startCtx, store)
@@ -255,8 +199,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// issuerHost is the host:port of the default issuer: the configured address,
-// with the real port when it was 0 and localhost when the host was empty.
+// issuerHost is the host:port of the default issuer and of the banner's curl
+// line: the configured address, with the real port when it was 0 and
+// localhost when the host was empty or unspecified.
 func issuerHost(configured, actual string) string {
 	host, _, err := net.SplitHostPort(configured)
 	_, port, err2 := net.SplitHostPort(actual)
