@@ -86,7 +86,7 @@ func ensureAdmin(ctx context.Context, store *db.Store, id string, hash []byte) e
 			}
 			c.Scope = []string{models.ScopeAll}
 			c.SecretHash = hash
-			return nil
+			return c.Validate()
 		})
 		if !apierrors.IsNotFound(err) {
 			if err != nil {

@@ -22,16 +22,21 @@ func notFound(id string) error { return apierrors.NewNotFound("oauth client " + 
 func (s *Store) nowMillis() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 // CreateClient stores c with Created = Modified = now and returns it as
-// stored. A duplicate id is a 409 Conflict.
+// stored. c must be valid (the store does not validate: the caller did,
+// once). A duplicate id is a 409 Conflict.
 func (s *Store) CreateClient(ctx context.Context, c models.OAuthClient) (models.OAuthClient, error) {
 	now := s.nowMillis()
 	c = c.Clone()
 	c.Created, c.Modified = now, now
-	if err := s.w.WithContext(ctx).Exec(insertClient, insertValues(&c)...).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return models.OAuthClient{}, apierrors.NewConflict("oauth client " + c.ID + " already exists")
-		}
-		return models.OAuthClient{}, translate(err)
+	err := s.changeClient(ctx, clientChange{id: c.ID, after: &c, exec: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind(insertClient), insertValues(&c)...)
+		return err
+	}})
+	if apierrors.IsConflict(err) {
+		return models.OAuthClient{}, apierrors.NewConflict("oauth client " + c.ID + " already exists")
+	}
+	if err != nil {
+		return models.OAuthClient{}, err
 	}
 	return c, nil
 }
@@ -89,88 +94,51 @@ func (s *Store) ListClients(ctx context.Context, q query.List) ([]models.OAuthCl
 	return out, total, nil
 }
 
-// UpdateClient reads the client, calls fn on a copy, validates the result
-// and writes it, in one transaction with one now. fn's error is returned
-// as it is and nothing is written. A result equal to the stored client
+// UpdateClient reads the client, calls fn on a copy and writes the result,
+// in one transaction with one now. fn's error is returned as it is and
+// nothing is written. fn must leave a valid client: the store does not
+// validate (patch.Apply and the handlers do, once per write). fn cannot
+// change the id or the timestamps. A result equal to the stored client
 // writes nothing and keeps Modified. A change that must end the client's
 // tokens bumps TokenGeneration and records a token event, in the same
 // transaction.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error) {
-	out, err := s.updateClient(ctx, id, fn)
+	var out models.OAuthClient
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := s.readClientTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		next := cur.Clone()
+		if err := fn(&next); err != nil {
+			return err
+		}
+		next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
+		if models.SameStoredValues(&cur, &next) {
+			out = cur
+			return nil
+		}
+		next.Modified = s.nowMillis()
+		if models.InvalidatesTokens(&cur, &next) {
+			next.TokenGeneration = cur.TokenGeneration + 1
+		}
+		if err := s.changeClientTx(ctx, tx, clientChange{id: id, before: &cur, after: &next, exec: func(ctx context.Context, tx *sql.Tx) error {
+			// The statement depends on what changed, and on SQLite the
+			// transaction holds the writer's only connection: it runs
+			// unprepared, on that connection.
+			query, args := updateChanged(&cur, &next)
+			_, err := tx.ExecContext(ctx, s.rebind(query), args...)
+			return err
+		}}); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
 	if err != nil {
-		return models.OAuthClient{}, translate(err)
+		return models.OAuthClient{}, err
 	}
 	return out, nil
-}
-
-func (s *Store) updateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error) {
-	query := selectClient
-	if s.dialect == Postgres {
-		query += " FOR UPDATE"
-	}
-	sel, err := s.ws.get(ctx, s.rebind(query))
-	if err != nil {
-		return models.OAuthClient{}, err
-	}
-	wdb, _ := s.w.DB()
-	tx, err := wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return models.OAuthClient{}, err
-	}
-	defer tx.Rollback()
-	cur, err := scanClient(tx.StmtContext(ctx, sel).QueryRowContext(ctx, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return models.OAuthClient{}, notFound(id)
-	}
-	if err != nil {
-		return models.OAuthClient{}, err
-	}
-	next := cur.Clone()
-	if err := fn(&next); err != nil {
-		return models.OAuthClient{}, err
-	}
-	next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
-	if err := next.Validate(); err != nil {
-		return models.OAuthClient{}, err
-	}
-	if models.SameStoredValues(&cur, &next) {
-		return cur, nil
-	}
-	now := s.nowMillis()
-	if models.InvalidatesTokens(&cur, &next) {
-		next.TokenGeneration = cur.TokenGeneration + 1
-		if _, err := tx.ExecContext(ctx, s.rebind(insertEventSQL), id, nil, now.Add(clientEventLifetime).UnixMilli(), now.UnixMilli()); err != nil {
-			return models.OAuthClient{}, err
-		}
-	}
-	next.Modified = now
-	// The statement depends on what changed, and the transaction holds
-	// the writer's only connection: it runs unprepared, on that connection.
-	query, args := updateChanged(&cur, &next)
-	if _, err := tx.ExecContext(ctx, s.rebind(query), args...); err != nil {
-		return models.OAuthClient{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return models.OAuthClient{}, err
-	}
-	return next, nil
-}
-
-const insertEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"
-
-// lockClient reads a client inside a transaction, locking its row on
-// PostgreSQL so that concurrent updates of one client run one after the
-// other (SQLite's single writer already serialises them).
-func (s *Store) lockClient(tx *gorm.DB, id string) (models.OAuthClient, error) {
-	query := selectClient
-	if s.dialect == Postgres {
-		query += " FOR UPDATE"
-	}
-	c, err := scanClient(tx.Raw(query, id).Row())
-	if errors.Is(err, sql.ErrNoRows) {
-		return models.OAuthClient{}, notFound(id)
-	}
-	return c, err
 }
 
 // clientEventLifetime keeps a client's token event as long as any token
@@ -180,8 +148,8 @@ const clientEventLifetime = 24 * time.Hour
 // DeleteClient deletes the client after check(current) passes, and records
 // a token event so that every server drops its tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) error {
-	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := s.lockClient(tx, id)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := s.readClientTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -190,23 +158,22 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.
 				return err
 			}
 		}
-		if err := tx.Exec("DELETE FROM oauth_clients WHERE id = ?", id).Error; err != nil {
+		return s.changeClientTx(ctx, tx, clientChange{id: id, before: &cur, exec: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, s.rebind("DELETE FROM oauth_clients WHERE id = ?"), id)
 			return err
-		}
-		now := s.nowMillis()
-		return insertEvent(tx, models.TokenEvent{ClientID: id, Created: now, ExpiresAt: now.Add(clientEventLifetime)})
+		}})
 	})
-	return translate(err)
 }
 
 // TouchLastUsed sets last_used to now when it is null or a day old, with
 // one conditional UPDATE. A missing client is no error.
 func (s *Store) TouchLastUsed(ctx context.Context, id string, now time.Time) error {
 	ms := now.UTC().UnixMilli()
-	err := s.w.WithContext(ctx).Table("oauth_clients").
-		Where("id = ? AND (last_used IS NULL OR last_used <= ?)", id, ms-int64(24*time.Hour/time.Millisecond)).
-		Update("last_used", ms).Error
-	return translate(err)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used <= ?)"),
+			ms, id, ms-int64(24*time.Hour/time.Millisecond))
+		return err
+	})
 }
 
 // HasClientWithScope reports whether any client holds scope.

@@ -12,10 +12,9 @@ import (
 	"github.com/clientele/clientele/models"
 )
 
-// The hot paths — reading one client, and the read-modify-write of an
-// update — go through database/sql with prepared statements rather than
-// GORM's reflection: they run on every GET and, inside the single SQLite
-// writer, on every PATCH. Their column lists are derived from the table of
+// Reading one client, and every write, go through database/sql rather than
+// GORM's reflection: the read runs on every GET and PATCH, the writes in the
+// store's one critical section (see write.go). Their column lists are derived from the table of
 // members (models.Members), so a member with a column is read, written and
 // compared here without being named.
 

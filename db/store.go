@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -43,17 +44,22 @@ type Store struct {
 	// r runs reads; on SQLite a pool of its own, reading in parallel with
 	// the writer thanks to WAL.
 	r *gorm.DB
+	// wdb is w's pool, on which write runs every transaction.
+	wdb *sql.DB
 	// rs and ws are prepared statements of the hot paths on the reader's
 	// and the writer's pools.
-	rs, ws  *stmts
-	closers []func() error
-	now     func() time.Time
+	rs, ws *stmts
+	// lockingSelect reads a client inside a write (prepareWrites).
+	lockingSelect *sql.Stmt
+	closers       []func() error
+	now           func() time.Time
 }
 
 // finish sets up what every dialect shares once the pools are open.
 func (s *Store) finish() *Store {
 	rdb, _ := s.r.DB()
 	wdb, _ := s.w.DB()
+	s.wdb = wdb
 	s.rs, s.ws = &stmts{db: rdb}, &stmts{db: wdb}
 	if rdb == wdb {
 		s.ws = s.rs
@@ -89,6 +95,10 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
+	}
+	if err := s.prepareWrites(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
 	}
@@ -241,7 +251,7 @@ func translate(err error) error {
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return apierrors.NewNotFound("the resource")
-	case errors.Is(err, gorm.ErrDuplicatedKey):
+	case errors.Is(err, gorm.ErrDuplicatedKey), duplicate(err):
 		return apierrors.NewConflict("the resource already exists")
 	case unavailable(err):
 		return apierrors.NewUnavailable(err)
@@ -249,20 +259,44 @@ func translate(err error) error {
 	return fmt.Errorf("store: %w", err)
 }
 
-// unavailable reports whether err means the database cannot be reached
-// now, as opposed to a fault of the request.
+// duplicate reports whether err is a violated primary key or unique
+// constraint.
+func duplicate(err error) bool {
+	var sqliteErr sqlite3.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &sqliteErr):
+		return sqliteErr.ExtendedCode == sqlite3.ErrConstraintPrimaryKey || sqliteErr.ExtendedCode == sqlite3.ErrConstraintUnique
+	case errors.As(err, &pgErr):
+		return pgErr.Code == "23505" // unique_violation
+	}
+	return false
+}
+
+// unavailable reports whether err means the database cannot be reached or
+// serve now, as opposed to a fault of the request or of the code. It goes
+// by error types and codes, never by message text.
 func unavailable(err error) bool {
+	var sqliteErr sqlite3.Error
+	var pgErr *pgconn.PgError
 	var netErr net.Error
 	var connectErr *pgconn.ConnectError
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// 08: connection exceptions; 57P: operator intervention (shutdown).
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	switch {
+	case errors.As(err, &sqliteErr):
+		switch sqliteErr.Code {
+		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrCantOpen, sqlite3.ErrIoErr, sqlite3.ErrFull:
+			return true
+		}
+		return false
+	case errors.As(err, &pgErr):
+		// 08: connection exceptions; 53: insufficient resources (too many
+		// connections, disk full); 57P: operator intervention (shutdown).
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "53") || strings.HasPrefix(pgErr.Code, "57P")
 	}
-	return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, sql.ErrConnDone) ||
-		pgconn.Timeout(err) || strings.Contains(err.Error(), "conn closed") ||
-		strings.Contains(err.Error(), "failed to connect")
+	return errors.As(err, &netErr) || errors.As(err, &connectErr) || pgconn.Timeout(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

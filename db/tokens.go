@@ -2,10 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"time"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/clientele/clientele/models"
 )
@@ -44,17 +42,11 @@ func (s *Store) SigningKeys(ctx context.Context) ([]models.SigningKey, error) {
 
 // AddSigningKey stores k; a kid that exists already is left as it is.
 func (s *Store) AddSigningKey(ctx context.Context, k models.SigningKey) error {
-	row := signingKeyRow{KID: k.KID, Alg: k.Algorithm, PrivateKey: k.PrivateKey, Created: k.Created.UnixMilli()}
-	return translate(s.w.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
-}
-
-func insertEvent(tx *gorm.DB, ev models.TokenEvent) error {
-	row := tokenEventRow{ClientID: ev.ClientID, ExpiresAt: ev.ExpiresAt.UnixMilli(), Created: ev.Created.UnixMilli()}
-	if ev.JTI != "" {
-		jti := ev.JTI
-		row.JTI = &jti
-	}
-	return tx.Create(&row).Error
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind("INSERT INTO signing_keys (kid, alg, private_key, created) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING"),
+			k.KID, k.Algorithm, k.PrivateKey, k.Created.UnixMilli())
+		return err
+	})
 }
 
 // RevokeToken records the revocation of one token for every server.
@@ -62,7 +54,7 @@ func (s *Store) RevokeToken(ctx context.Context, ev models.TokenEvent) error {
 	if ev.Created.IsZero() {
 		ev.Created = s.nowMillis()
 	}
-	return translate(insertEvent(s.w.WithContext(ctx), ev))
+	return s.write(ctx, func(tx *sql.Tx) error { return s.insertTokenEvent(ctx, tx, ev) })
 }
 
 // TokenEvents returns the unexpired events created at or after since,
@@ -86,5 +78,8 @@ func (s *Store) TokenEvents(ctx context.Context, since time.Time) ([]models.Toke
 
 // PurgeTokenEvents forgets the events that expired before before.
 func (s *Store) PurgeTokenEvents(ctx context.Context, before time.Time) error {
-	return translate(s.w.WithContext(ctx).Where("expires_at < ?", before.UnixMilli()).Delete(&tokenEventRow{}).Error)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind("DELETE FROM token_events WHERE expires_at < ?"), before.UnixMilli())
+		return err
+	})
 }

@@ -157,6 +157,9 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 		next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
 		next.Type, next.Internal, next.Scope = cur.Type, cur.Internal, cur.Scope
 		next.SecretHash, next.TokenGeneration = cur.SecretHash, cur.TokenGeneration
+		if err := next.Validate(); err != nil {
+			return err
+		}
 		*cur = next
 		return nil
 	})

@@ -1,0 +1,113 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/clientele/clientele/models"
+)
+
+// The write path. Every write of the store — a client created, changed or
+// deleted, a token event, a signing key, last_used — runs inside write, in
+// one transaction on the writer pool, through database/sql. The writer is the
+// store's critical section (on SQLite one connection that every write queues
+// for), so what runs there is SQL and nothing else, without GORM's
+// reflection and callbacks; reads that build queries (lists, keys, events)
+// keep GORM.
+
+// write runs fn in one transaction on the writer and commits it: all of it
+// or, when fn or the commit fails, nothing. Errors come back translated
+// (not found, conflict, unavailable) as translate documents.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+// clientChange is one write of one client, as changeClient commits it.
+type clientChange struct {
+	id string
+	// before is the client as read (nil for a create); after is the client
+	// as it will be (nil for a delete).
+	before, after *models.OAuthClient
+	// exec is the statement that makes the row so. It returns errStale when
+	// the row it expected is no longer there as read.
+	exec func(ctx context.Context, tx *sql.Tx) error
+}
+
+// errStale says that the row changed after it was read.
+var errStale = errors.New("the client changed after it was read")
+
+// changeClientTx commits one change of a client and what goes with it, in the
+// same transaction: the one place where a client's change leaves a record.
+// A change that ends the client's tokens — a delete, or an update that
+// bumped TokenGeneration (models.InvalidatesTokens) — records a token
+// event, so that every server sharing the store drops them.
+func (s *Store) changeClientTx(ctx context.Context, tx *sql.Tx, c clientChange) error {
+	if err := c.exec(ctx, tx); err != nil {
+		return err
+	}
+	if endsTokens(c.before, c.after) {
+		now := s.nowMillis()
+		return s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)})
+	}
+	return nil
+}
+
+// changeClient commits c in a transaction of its own.
+func (s *Store) changeClient(ctx context.Context, c clientChange) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return s.changeClientTx(ctx, tx, c) })
+}
+
+func endsTokens(before, after *models.OAuthClient) bool {
+	switch {
+	case before == nil:
+		return false
+	case after == nil:
+		return true
+	}
+	return after.TokenGeneration != before.TokenGeneration
+}
+
+const insertTokenEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"
+
+// insertTokenEvent is the one writer of token events.
+func (s *Store) insertTokenEvent(ctx context.Context, tx *sql.Tx, ev models.TokenEvent) error {
+	var jti *string
+	if ev.JTI != "" {
+		jti = &ev.JTI
+	}
+	_, err := tx.ExecContext(ctx, s.rebind(insertTokenEventSQL), ev.ClientID, jti, ev.ExpiresAt.UnixMilli(), ev.Created.UnixMilli())
+	return err
+}
+
+// prepareWrites prepares, once the schema exists, the statement the write
+// path reads with: preparing it inside a transaction would need a second
+// connection, and SQLite's writer has one.
+func (s *Store) prepareWrites(ctx context.Context) error {
+	q := selectClient
+	if s.dialect == Postgres {
+		q += " FOR UPDATE"
+	}
+	st, err := s.ws.get(ctx, s.rebind(q))
+	s.lockingSelect = st
+	return err
+}
+
+// readClientTx reads a client inside tx, locking its row on PostgreSQL so
+// that concurrent writers of one client run one after the other (SQLite's
+// single writer already serialises them). A missing client is a 404.
+func (s *Store) readClientTx(ctx context.Context, tx *sql.Tx, id string) (models.OAuthClient, error) {
+	c, err := scanClient(tx.StmtContext(ctx, s.lockingSelect).QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.OAuthClient{}, notFound(id)
+	}
+	return c, err
+}
