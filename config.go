@@ -15,6 +15,7 @@ import (
 type config struct {
 	addr, db, issuer, rateLimit, logLevel, logFormat string
 	corsOrigins, pprofAddr                           string
+	authFailureLimit, trustedProxies                 string
 	metrics                                          bool
 	adminID, adminSecret                             string
 }
@@ -49,6 +50,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.db, "db", "sqlite://clientele.db", "database: sqlite://PATH, sqlite://:memory: or a postgres:// `URL`")
 	fs.StringVar(&cfg.issuer, "issuer", "", "token issuer (iss) `URL`; default http:// + the listen address")
 	fs.StringVar(&cfg.rateLimit, "rate-limit", "100/10s", "management requests per client, as `N/DURATION`; 0 turns it off")
+	fs.StringVar(&cfg.authFailureLimit, "auth-failure-limit", "20/1m", "failed client authentications per client id and remote address, as `N/DURATION`; 0 turns it off")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` (or addresses) of proxies whose X-Forwarded-For is believed; empty: none")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", "json", "log `format`: json or text")
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated `origins` allowed by CORS, or *; empty turns CORS off")

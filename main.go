@@ -57,8 +57,6 @@ const (
 	// maxHeaderBytes admits a long query string, so that the API refuses it
 	// in its own envelope; beyond it the server answers 431 itself.
 	maxHeaderBytes = 256 << 10
-	// authFailureRate limits failed client authentications per address.
-	authFailureRate = "20/1m"
 )
 
 // run starts Clientele and serves until ctx ends, then drains in-flight
@@ -89,9 +87,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("--rate-limit: %w", err)
 	}
-	authRate, err := ratelimit.ParseRate(authFailureRate)
+	authRate, err := ratelimit.ParseRate(cfg.authFailureLimit)
 	if err != nil {
-		return err
+		return fmt.Errorf("--auth-failure-limit: %w", err)
+	}
+	proxies, err := parseCIDRs(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if (cfg.adminID == "") != (cfg.adminSecret == "") {
 		return errors.New("set both CLIENTELE_ADMIN_CLIENT_ID and CLIENTELE_ADMIN_CLIENT_SECRET, or neither")
@@ -147,6 +149,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Spec:    openapiSpec,
 		Logger:  logger,
 		Metrics: cfg.metrics,
+		// Failures are limited per client id and address: without the
+		// proxies' word on the address, one caller behind a proxy could
+		// lock a client out for every other caller behind it.
+		TrustedProxies: proxies,
 	}
 	for _, o := range strings.Split(cfg.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -156,7 +162,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !rate.Off() {
 		hcfg.RateLimit = ratelimit.New(rate, time.Now)
 	}
-	hcfg.AuthFailures = ratelimit.New(authRate, time.Now)
+	if !authRate.Off() {
+		hcfg.AuthFailures = ratelimit.New(authRate, time.Now)
+	}
 
 	srv := &http.Server{
 		Handler:           handlers.New(hcfg),
@@ -197,6 +205,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("draining requests: %w", shutdownErr)
 	}
 	return nil
+}
+
+// parseCIDRs parses a comma-separated list of CIDRs; a bare address is
+// its own /32 or /128.
+func parseCIDRs(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "/") {
+			ip := net.ParseIP(item)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR such as 10.0.0.0/8", item)
+			}
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", item)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // issuerHost is the host:port of the default issuer and of the banner's curl

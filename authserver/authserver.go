@@ -32,8 +32,8 @@ type Config struct {
 	Store   Store
 	Tokens  *token.Issuer
 	Tracker *token.Tracker
-	// FailureLimit limits failed client authentications per remote address;
-	// nil turns it off.
+	// FailureLimit limits failed client authentications per (client id,
+	// remote address); nil turns it off.
 	FailureLimit *ratelimit.Limiter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

@@ -255,33 +255,46 @@ func TestAuthenticateReturnsStoreFailures(t *testing.T) {
 	}
 }
 
-func TestFailedAuthenticationsAreLimitedPerAddress(t *testing.T) {
+func TestFailedAuthenticationsAreLimitedPerClientAndAddress(t *testing.T) {
 	f := newFixture(t, 3)
 	ctx := context.Background()
-	bad := authserver.ClientAuth{Authorization: basic("reader", "wrong"), RemoteAddr: addr}
+	auth := func(id, secret, from string) error {
+		_, err := f.srv.Authenticate(ctx, authserver.ClientAuth{Authorization: basic(id, secret), RemoteAddr: from})
+		return err
+	}
 	for i := 0; i < 3; i++ {
-		if _, err := f.srv.Authenticate(ctx, bad); code(err) != authserver.InvalidClient {
+		if err := auth("reader", "wrong", addr); code(err) != authserver.InvalidClient {
 			t.Fatalf("attempt %d: %v, want invalid_client", i+1, err)
 		}
 	}
-	good := authserver.ClientAuth{Authorization: basic("reader", secret), RemoteAddr: addr}
-	_, err := f.srv.Authenticate(ctx, good)
 	var limited *authserver.TooManyFailuresError
-	if !errors.As(err, &limited) || limited.RetryAfter <= 0 || limited.RetryAfter > 2*time.Minute {
+	if err := auth("reader", secret, addr); !errors.As(err, &limited) || limited.RetryAfter <= 0 || limited.RetryAfter > 2*time.Minute {
 		t.Fatalf("after 3 failures: %v, want TooManyFailuresError with a retry within two windows", err)
 	}
-	// Malformed credentials are no guess at a secret and are not counted,
-	// but a blocked address is told so first.
-	if _, err := f.srv.Authenticate(ctx, authserver.ClientAuth{Authorization: "Basic !!!", RemoteAddr: addr}); !errors.As(err, &limited) {
-		t.Fatalf("malformed from a blocked address: %v", err)
+	tests := []struct {
+		name, id, secret, from string
+		want                   authserver.Code
+	}{
+		{"the same client from another address", "reader", secret, otherAddr, ""},
+		{"another client from the same address", "admin", secret, addr, ""},
+		{"another client failing from the same address", "admin", "wrong", addr, authserver.InvalidClient},
+		{"malformed credentials are no guess and not limited", "", "x", addr, authserver.InvalidClient},
 	}
-	good.RemoteAddr = otherAddr
-	if _, err := f.srv.Authenticate(ctx, good); err != nil {
-		t.Fatalf("another address: %v", err)
+	for _, tt := range tests {
+		if err := auth(tt.id, tt.secret, tt.from); code(err) != tt.want || (tt.want == "" && err != nil) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// Ids no client can have protect no one: failing with them does not
+	// fill the limiter.
+	long := strings.Repeat("x", 65)
+	for i := 0; i < 5; i++ {
+		if err := auth(long, "wrong", addr); code(err) != authserver.InvalidClient {
+			t.Fatalf("an impossible id, attempt %d: %v", i+1, err)
+		}
 	}
 	f.clock.advance(3 * time.Minute)
-	good.RemoteAddr = addr
-	if _, err := f.srv.Authenticate(ctx, good); err != nil {
+	if err := auth("reader", secret, addr); err != nil {
 		t.Fatalf("three minutes later: %v", err)
 	}
 }

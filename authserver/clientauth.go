@@ -31,7 +31,8 @@ type ClientAuth struct {
 	Authorization string
 	// ClientID and ClientSecret are the form's client_id and client_secret.
 	ClientID, ClientSecret string
-	// RemoteAddr is the address failed attempts are counted against.
+	// RemoteAddr is the address the request came from, as far as trusted
+	// proxies say; failed attempts are counted against it and the client id.
 	RemoteAddr string
 }
 
@@ -76,16 +77,21 @@ func (a ClientAuth) credentials() (credentials, error) {
 
 // Authenticate returns the enabled client a request authenticates as.
 // Refusals are *Error (invalid_client; invalid_request for two methods at
-// once) or, while its address has failed too often, *TooManyFailuresError;
-// a store failure is returned as it is. Every failed check of a claimed
-// client's credentials counts against the remote address.
+// once) or, while this client id has failed too often from this address,
+// *TooManyFailuresError; a store failure is returned as it is.
+//
+// Failures are counted per (client id, remote address), so that failures
+// from one address lock out neither another client there nor the same
+// client elsewhere. Requests naming no client id, or one no client can
+// have, protect no client and are not counted.
 func (s *Server) Authenticate(ctx context.Context, a ClientAuth) (models.OAuthClient, error) {
-	if blocked, retry := s.failures.Blocked(a.RemoteAddr); blocked {
-		return models.OAuthClient{}, &TooManyFailuresError{RetryAfter: retry}
-	}
 	cr, err := a.credentials()
 	if err != nil {
 		return models.OAuthClient{}, err
+	}
+	key := a.RemoteAddr + " " + cr.clientID
+	if blocked, retry := s.failures.Blocked(key); blocked {
+		return models.OAuthClient{}, &TooManyFailuresError{RetryAfter: retry}
 	}
 	cl, err := s.store.GetClient(ctx, cr.clientID)
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -98,7 +104,9 @@ func (s *Server) Authenticate(ctx context.Context, a ClientAuth) (models.OAuthCl
 		ok = secretMatches(&cl, cr.secret) && found
 	}
 	if !ok || !cl.Enabled {
-		s.failures.Allow(a.RemoteAddr)
+		if models.ValidID(cr.clientID) {
+			s.failures.Allow(key)
+		}
 		return models.OAuthClient{}, invalidClient()
 	}
 	return cl, nil

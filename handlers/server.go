@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -44,9 +45,13 @@ type Config struct {
 	Issuer string
 	// RateLimit limits management requests per client id; nil turns it off.
 	RateLimit *ratelimit.Limiter
-	// AuthFailures limits failed client authentications per remote address
-	// at the OAuth endpoints; nil turns it off.
+	// AuthFailures limits failed client authentications at the OAuth
+	// endpoints per (client id, remote address); nil turns it off.
 	AuthFailures *ratelimit.Limiter
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: the
+	// remote address of a request from one of them is the last address of
+	// the header outside these ranges. None: the peer's address.
+	TrustedProxies []*net.IPNet
 	// Spec is the OpenAPI document served at /openapi.yaml.
 	Spec []byte
 	// Metrics serves /metrics and measures requests, tokens and the store.
@@ -103,15 +108,27 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	// Rate limits key on the peer's address: forwarding headers are not
-	// trusted, as nothing says a trusted proxy is in front.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.limitQuery)
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(corsMiddleware(cfg.CORSOrigins))
 	}
 	s.routes(e)
 	return e
+}
+
+// ipExtractor believes X-Forwarded-For only from the trusted proxies, and
+// trusts nothing else: Echo's defaults would also trust every loopback,
+// link-local and private peer.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // routes lists the whole API surface, in the order of openapi.yaml. The

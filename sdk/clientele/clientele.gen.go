@@ -1240,7 +1240,7 @@ type ClientInterface interface {
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-	// per remote address (`429`).
+	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1255,7 +1255,7 @@ type ClientInterface interface {
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-	// per remote address (`429`).
+	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -1732,7 +1732,7 @@ func (c *Client) RevokeTokenWithFormdataBody(ctx context.Context, body RevokeTok
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 // without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 // valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-// per remote address (`429`).
+// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1757,7 +1757,7 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 // without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 // valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-// per remote address (`429`).
+// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -2943,7 +2943,7 @@ type ClientWithResponsesInterface interface {
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-	// per remote address (`429`).
+	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2958,7 +2958,7 @@ type ClientWithResponsesInterface interface {
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-	// per remote address (`429`).
+	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5258,7 +5258,7 @@ func (c *ClientWithResponses) RevokeTokenWithFormdataBodyWithResponse(ctx contex
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 // without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 // valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-// per remote address (`429`).
+// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5279,7 +5279,7 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
 // without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
 // valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
-// per remote address (`429`).
+// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
