@@ -7,8 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/clientele/clientele/token"
 )
 
 // config is the parsed configuration of SPEC §1.
@@ -18,6 +22,8 @@ type config struct {
 	authFailureLimit, trustedProxies                 string
 	metrics                                          bool
 	adminID, adminSecret                             string
+	signingAlg, keyPublishLead, keyRotationInterval  string
+	keyEncryptionKey                                 string
 }
 
 // envName is the environment variable of a flag: CLIENTELE_ and the flag's
@@ -31,6 +37,7 @@ func envName(flagName string) string {
 var envOnly = []struct{ name, usage string }{
 	{"CLIENTELE_ADMIN_CLIENT_ID", "bootstrap admin id (1-64 of A-Z a-z 0-9 _ -); set both or neither"},
 	{"CLIENTELE_ADMIN_CLIENT_SECRET", "bootstrap admin secret, at least 32 characters; with both set, start-up makes that client an enabled admin with this secret"},
+	{"CLIENTELE_KEY_ENCRYPTION_KEY", "encrypts private signing keys at rest (AES-256-GCM, key derived by HKDF-SHA-256), at least 16 bytes, the same on every server; unset, keys are stored unencrypted"},
 }
 
 // versionFlag is the one flag that is not a setting and has no variable.
@@ -57,6 +64,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated `origins` allowed by CORS, or *; empty turns CORS off")
 	fs.StringVar(&cfg.pprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this separate `address` (off when empty; keep it on loopback)")
 	fs.BoolVar(&cfg.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	fs.StringVar(&cfg.signingAlg, "signing-alg", token.Algorithms[0], "`algorithm` of new signing keys: "+strings.Join(token.Algorithms, ", ")+"; older keys keep theirs")
+	fs.StringVar(&cfg.keyPublishLead, "key-publish-lead", "10m", "how long a new signing key is published before it signs, a `duration`")
+	fs.StringVar(&cfg.keyRotationInterval, "key-rotation-interval", "720h", "rotate the signing key this often, a `duration`; 0 turns it off")
 	return fs
 }
 
@@ -91,7 +101,28 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		}
 	})
 	cfg.adminID, cfg.adminSecret = getenv(envOnly[0].name), getenv(envOnly[1].name)
+	cfg.keyEncryptionKey = getenv(envOnly[2].name)
 	return cfg, err
+}
+
+// keyOptions checks the signing-key settings of cfg.
+func keyOptions(cfg config) (token.KeyOptions, error) {
+	opts := token.KeyOptions{Algorithm: cfg.signingAlg, EncryptionKey: cfg.keyEncryptionKey}
+	if !slices.Contains(token.Algorithms, cfg.signingAlg) {
+		return opts, fmt.Errorf("--signing-alg %q: want one of %s", cfg.signingAlg, strings.Join(token.Algorithms, ", "))
+	}
+	var err error
+	if opts.PublishLead, err = time.ParseDuration(cfg.keyPublishLead); err != nil || opts.PublishLead < 0 {
+		return opts, fmt.Errorf("--key-publish-lead %q: want a duration of 0 or more, such as 10m", cfg.keyPublishLead)
+	}
+	opts.RotationInterval, err = time.ParseDuration(cfg.keyRotationInterval)
+	if err != nil || opts.RotationInterval < 0 || (opts.RotationInterval > 0 && opts.RotationInterval <= opts.PublishLead) {
+		return opts, fmt.Errorf("--key-rotation-interval %q: want 0 (off) or a duration longer than --key-publish-lead, such as 720h", cfg.keyRotationInterval)
+	}
+	if opts.EncryptionKey != "" && len(opts.EncryptionKey) < token.MinEncryptionKeyBytes {
+		return opts, fmt.Errorf("CLIENTELE_KEY_ENCRYPTION_KEY must be at least %d bytes", token.MinEncryptionKeyBytes)
+	}
+	return opts, nil
 }
 
 // usage writes --help: every setting with its flag, its environment

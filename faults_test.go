@@ -45,8 +45,8 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	var migrations int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations").Scan(&migrations); err != nil || migrations != 1 {
-		t.Errorf("schema_migrations has %d rows (%v), want 1", migrations, err)
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations").Scan(&migrations); err != nil || migrations != 2 {
+		t.Errorf("schema_migrations has %d rows (%v), want 2", migrations, err)
 	}
 	ca, cb := a.client(), b.client()
 

@@ -57,6 +57,9 @@ const (
 	// maxHeaderBytes admits a long query string, so that the API refuses it
 	// in its own envelope; beyond it the server answers 431 itself.
 	maxHeaderBytes = 256 << 10
+	// keyMaintenanceEvery is how often the signing keys are read and moved
+	// along their life, the fallback when a change is not announced.
+	keyMaintenanceEvery = time.Second
 )
 
 // run starts Clientele and serves until ctx ends, then drains in-flight
@@ -98,6 +101,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if (cfg.adminID == "") != (cfg.adminSecret == "") {
 		return errors.New("set both CLIENTELE_ADMIN_CLIENT_ID and CLIENTELE_ADMIN_CLIENT_SECRET, or neither")
 	}
+	keyOpts, err := keyOptions(cfg)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -123,9 +130,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := bootstrapAdmin(startCtx, store, cfg, base, stderr); err != nil {
 		return err
 	}
-	keys, err := token.LoadKeys(startCtx, store)
+	keys, err := token.LoadKeys(startCtx, store, keyOpts)
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	if keyOpts.EncryptionKey == "" {
+		fmt.Fprintln(stderr, "clientele: CLIENTELE_KEY_ENCRYPTION_KEY is not set: signing keys are stored unencrypted")
 	}
 	cancelStart()
 
@@ -138,6 +148,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := tracker.Run(trackerCtx); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("token state refresh stopped", "error", err.Error())
 		}
+	}()
+
+	keysDone := make(chan struct{})
+	go func() {
+		defer close(keysDone)
+		keys.Run(trackerCtx, keyMaintenanceEvery, nil, func(err error) {
+			logger.Error("signing key maintenance failed", "error", err.Error())
+		})
 	}()
 
 	hcfg := handlers.Config{
@@ -198,6 +216,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	shutdownErr := srv.Shutdown(shutdownCtx)
 	stopTracker()
 	<-trackerDone
+	<-keysDone
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

@@ -227,6 +227,11 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"one admin variable", nil, map[string]string{"CLIENTELE_ADMIN_CLIENT_ID": "x"}, "both"},
 		{"short admin secret", nil, map[string]string{"CLIENTELE_ADMIN_CLIENT_ID": "x", "CLIENTELE_ADMIN_CLIENT_SECRET": "short"}, "32"},
 		{"bad db", []string{"--db", "mysql://x"}, nil, "mysql"},
+		{"bad signing alg", []string{"--signing-alg", "HS256"}, nil, "--signing-alg"},
+		{"negative publish lead", []string{"--key-publish-lead", "-1s"}, nil, "--key-publish-lead"},
+		{"rotation within the lead", []string{"--key-rotation-interval", "5m"}, nil, "--key-rotation-interval"},
+		{"bad lead variable", nil, map[string]string{"CLIENTELE_KEY_PUBLISH_LEAD": "soon"}, "CLIENTELE_KEY_PUBLISH_LEAD"},
+		{"short encryption key", nil, map[string]string{"CLIENTELE_KEY_ENCRYPTION_KEY": "short"}, "at least 16"},
 		{"unreachable postgres", []string{"--db", "postgres://u:p@127.0.0.1:1/db?sslmode=disable&connect_timeout=2"}, nil, ""},
 	}
 	for _, tt := range tests {

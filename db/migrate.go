@@ -121,6 +121,30 @@ var migrations = []migration{
 			`CREATE INDEX token_events_expires_at ON token_events (expires_at)`,
 		},
 	},
+	{
+		// Keys that existed before are the active key: the oldest, which
+		// was the one signing. Any other (a start-up race could add one)
+		// never signed and is retired at once, to be removed in a day.
+		version:  2,
+		name:     "signing key lifecycle",
+		sqlite:   keyLifecycle("INTEGER", "BOOLEAN NOT NULL DEFAULT FALSE"),
+		postgres: keyLifecycle("BIGINT", "BOOLEAN NOT NULL DEFAULT FALSE"),
+	},
+}
+
+// keyLifecycle is migration 2 for a dialect's integer and boolean types.
+func keyLifecycle(integer, boolean string) []string {
+	return []string{
+		`ALTER TABLE signing_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'active'`,
+		`ALTER TABLE signing_keys ADD COLUMN activates ` + integer + ` NOT NULL DEFAULT 0`,
+		`ALTER TABLE signing_keys ADD COLUMN retires ` + integer,
+		`ALTER TABLE signing_keys ADD COLUMN encrypted ` + boolean,
+		`UPDATE signing_keys SET activates = created`,
+		`UPDATE signing_keys SET state = 'retired', retires = created
+			WHERE kid <> (SELECT kid FROM signing_keys ORDER BY created, kid LIMIT 1)`,
+		`CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (state) WHERE state = 'active'`,
+		`CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (state) WHERE state = 'next'`,
+	}
 }
 
 // migrationLock is the PostgreSQL advisory lock that serialises servers

@@ -385,16 +385,45 @@ func TestTouchLastUsedOnceADay(t *testing.T) {
 func TestSigningKeysAndEvents(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		k1 := models.SigningKey{KID: "b", Algorithm: "ES256", PrivateKey: []byte{1, 2}, Created: now}
-		k0 := models.SigningKey{KID: "a", Algorithm: "ES256", PrivateKey: []byte{3}, Created: now.Add(-time.Hour)}
-		for _, k := range []models.SigningKey{k1, k0, {KID: "b", Algorithm: "ES256", PrivateKey: []byte{9}, Created: now}} {
-			if err := s.AddSigningKey(ctx, k); err != nil {
-				t.Fatal(err)
-			}
+		key := func(kid, state string, activates time.Time) models.SigningKey {
+			return models.SigningKey{KID: kid, Algorithm: "ES256", PrivateKey: []byte(kid), State: state,
+				Created: now, Activates: activates}
+		}
+		if err := s.AddSigningKey(ctx, key("a", models.KeyActive, now.Add(-time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddSigningKey(ctx, key("x", models.KeyActive, now)); !apierrors.IsConflict(err) {
+			t.Errorf("second active key: %v, want Conflict", err)
+		}
+		if err := s.AddSigningKey(ctx, key("b", models.KeyNext, now.Add(time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddSigningKey(ctx, key("c", models.KeyNext, now)); !apierrors.IsConflict(err) {
+			t.Errorf("second next key: %v, want Conflict", err)
+		}
+		if err := s.AddSigningKey(ctx, key("d", models.KeyRetired, now)); err == nil {
+			t.Error("a key added as retired")
+		}
+		if changed, err := s.AdvanceSigningKeys(ctx, now, now.Add(-24*time.Hour)); changed || err != nil {
+			t.Errorf("advance before the next key is due: %v %v", changed, err)
+		}
+		if changed, err := s.AdvanceSigningKeys(ctx, now.Add(time.Minute), now.Add(-24*time.Hour)); !changed || err != nil {
+			t.Errorf("advance when due: %v %v", changed, err)
 		}
 		keys, err := s.SigningKeys(ctx)
-		if err != nil || len(keys) != 2 || keys[0].KID != "a" || string(keys[1].PrivateKey) != string([]byte{1, 2}) {
+		if err != nil || len(keys) != 2 || keys[0].KID != "a" || keys[0].State != models.KeyRetired ||
+			!keys[0].Retires.Equal(now.Add(time.Minute)) || keys[1].State != models.KeyActive || string(keys[1].PrivateKey) != "b" {
 			t.Errorf("keys %+v (%v)", keys, err)
+		}
+		if err := s.SealSigningKey(ctx, "b", []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+		if changed, err := s.AdvanceSigningKeys(ctx, now.Add(time.Minute), now.Add(time.Minute+time.Millisecond)); !changed || err != nil {
+			t.Errorf("advance past the removal time: %v %v", changed, err)
+		}
+		keys, _ = s.SigningKeys(ctx)
+		if len(keys) != 1 || keys[0].KID != "b" || !keys[0].Encrypted || string(keys[0].PrivateKey) != "sealed" {
+			t.Errorf("keys after removal %+v", keys)
 		}
 		old := models.TokenEvent{ClientID: "c", JTI: "j1", Created: now.Add(-time.Minute), ExpiresAt: now.Add(-time.Second)}
 		live := models.TokenEvent{ClientID: "c", JTI: "j2", Created: now, ExpiresAt: now.Add(time.Hour)}
@@ -474,6 +503,80 @@ func TestConcurrentMigrationOnPostgres(t *testing.T) {
 	var n int
 	if err := sqlDB.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(migrations) {
 		t.Errorf("schema_migrations holds %d rows, want %d (%v)", n, len(migrations), err)
+	}
+}
+
+// TestConcurrentRotationOnPostgres: servers adding a next key at the same
+// instant leave exactly one.
+func TestConcurrentRotationOnPostgres(t *testing.T) {
+	u := pgtest.URL(t)
+	var stores []*Store
+	for range 4 {
+		s, err := Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(stores))
+	start := make(chan struct{})
+	for n, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[n] = s.AddSigningKey(ctx, models.SigningKey{KID: fmt.Sprint("k", n), Algorithm: "ES256",
+				PrivateKey: []byte{1}, State: models.KeyNext, Created: now, Activates: now})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !apierrors.IsConflict(err):
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	keys, _ := stores[0].SigningKeys(ctx)
+	if ok != 1 || len(keys) != 1 {
+		t.Errorf("%d rotations succeeded, %d keys stored; want 1 and 1", ok, len(keys))
+	}
+}
+
+// TestKeysBeforeTheLifecycleBecomeActive migrates a store of the first
+// schema: the oldest key, the one that signed, becomes active.
+func TestKeysBeforeTheLifecycleBecomeActive(t *testing.T) {
+	for _, u := range []string{"sqlite://" + filepath.Join(t.TempDir(), "old.db"), pgtest.URL(t)} {
+		all := migrations
+		migrations = all[:1]
+		s, err := Open(ctx, u)
+		migrations = all
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, kid := range []string{"second", "first"} {
+			if err := s.w.Exec("INSERT INTO signing_keys (kid, alg, private_key, created) VALUES (?, 'ES256', ?, ?)",
+				kid, []byte{1}, 1000-n).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		s, err = Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := s.SigningKeys(ctx)
+		s.Close()
+		if err != nil || len(keys) != 2 || keys[0].KID != "first" || keys[0].State != models.KeyActive ||
+			!keys[0].Activates.Equal(keys[0].Created) || keys[1].State != models.KeyRetired {
+			t.Errorf("%s: keys after migration %+v (%v)", u[:6], keys, err)
+		}
 	}
 }
 

@@ -8,15 +8,6 @@ import (
 	"github.com/clientele/clientele/models"
 )
 
-type signingKeyRow struct {
-	KID        string `gorm:"column:kid;primaryKey"`
-	Alg        string
-	PrivateKey []byte
-	Created    int64
-}
-
-func (signingKeyRow) TableName() string { return "signing_keys" }
-
 type tokenEventRow struct {
 	ID        int64 `gorm:"primaryKey;autoIncrement"`
 	ClientID  string
@@ -26,28 +17,6 @@ type tokenEventRow struct {
 }
 
 func (tokenEventRow) TableName() string { return "token_events" }
-
-// SigningKeys returns every signing key, oldest first.
-func (s *Store) SigningKeys(ctx context.Context) ([]models.SigningKey, error) {
-	var rows []signingKeyRow
-	if err := s.r.WithContext(ctx).Order("created ASC, kid ASC").Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]models.SigningKey, len(rows))
-	for i, r := range rows {
-		out[i] = models.SigningKey{KID: r.KID, Algorithm: r.Alg, PrivateKey: r.PrivateKey, Created: fromMillis(r.Created)}
-	}
-	return out, nil
-}
-
-// AddSigningKey stores k; a kid that exists already is left as it is.
-func (s *Store) AddSigningKey(ctx context.Context, k models.SigningKey) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.rebind("INSERT INTO signing_keys (kid, alg, private_key, created) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING"),
-			k.KID, k.Algorithm, k.PrivateKey, k.Created.UnixMilli())
-		return err
-	})
-}
 
 // RevokeToken records the revocation of one token for every server.
 func (s *Store) RevokeToken(ctx context.Context, ev models.TokenEvent) error {

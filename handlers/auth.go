@@ -74,6 +74,9 @@ func (s *Server) requireScope(scopes ...string) echo.MiddlewareFunc {
 					return next(c)
 				}
 			}
+			if len(scopes) == 1 && scopes[0] == models.ScopeAll {
+				return apierrors.NewForbidden("the token needs the scope " + models.ScopeAll)
+			}
 			return apierrors.NewForbidden("the token needs one of the scopes " + strings.Join(scopes, ", ") + " or " + models.ScopeAll)
 		}
 	}

@@ -56,6 +56,7 @@ type envOptions struct {
 	metrics   bool
 	cors      []string
 	logs      io.Writer
+	keys      token.KeyOptions
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, envOptions{}) }
@@ -74,7 +75,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("db.Open: %v", err)
 	}
-	keys, err := token.LoadKeys(ctx, store)
+	keys, err := token.LoadKeys(ctx, store, o.keys)
 	if err != nil {
 		t.Fatalf("LoadKeys: %v", err)
 	}

@@ -194,12 +194,6 @@ func readForm(c echo.Context) (url.Values, error) {
 	return form, nil
 }
 
-// getJwks answers GET /.well-known/jwks.json with the public signing keys.
-func (s *Server) getJwks(c echo.Context) error {
-	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=300")
-	return c.JSONBlob(http.StatusOK, s.keys.JWKS())
-}
-
 // authorizationServerMetadata is RFC 8414's document.
 type authorizationServerMetadata struct {
 	Issuer                            string   `json:"issuer"`

@@ -151,6 +151,9 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/oauth/introspect", s.introspectToken)
 	e.POST("/oauth/revoke", s.revokeToken)
 	e.GET("/.well-known/jwks.json", s.getJwks)
+	keys := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeAll)}
+	e.GET("/signing-keys", s.listSigningKeys, keys...)
+	e.POST("/signing-keys/rotate", s.rotateSigningKeys, keys...)
 	e.GET("/.well-known/oauth-authorization-server", s.getAuthorizationServerMetadata)
 	e.GET("/healthz", s.getHealth)
 	e.GET("/readyz", s.getReadiness)

@@ -1,5 +1,6 @@
 // Package token issues and verifies Clientele's access tokens — JWTs after
-// RFC 9068, signed with ES256 keys kept in the store — and tracks whether
+// RFC 9068, signed with keys kept in the store that live through the
+// next, active and retired states of SPEC §6 — and tracks whether
 // an issued token is still alive (SPEC §6) without a database round trip on
 // the hot path.
 package token
@@ -7,18 +8,18 @@ package token
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
 	"github.com/clientele/clientele/models"
 )
@@ -26,7 +27,7 @@ import (
 // Errors of Verify. Their texts are safe to show to the caller.
 var (
 	ErrMalformed  = errors.New("malformed token")
-	ErrAlgorithm  = errors.New("unsupported signing algorithm; only ES256 is accepted")
+	ErrAlgorithm  = errors.New("unsupported signing algorithm, or not the algorithm of the key")
 	ErrType       = errors.New("not an access token (typ must be at+jwt)")
 	ErrUnknownKey = errors.New("unknown signing key")
 	ErrSignature  = errors.New("bad signature")
@@ -40,7 +41,6 @@ const (
 	MaxTokenBytes = 8 << 10
 	// leeway tolerates clock differences between servers.
 	leeway = 5 * time.Second
-	alg    = "ES256"
 	typ    = "at+jwt"
 )
 
@@ -85,9 +85,15 @@ type Issuer struct {
 
 	// verified remembers tokens whose signature and claims checked out, so
 	// that a client calling again costs a map lookup, not an ECDSA
-	// verification. Only the time checks are repeated on a hit.
+	// verification. The time checks are repeated on a hit, and the signing
+	// key must still be published.
 	mu       sync.RWMutex
-	verified map[string]Claims
+	verified map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	claims Claims
+	key    *loadedKey
 }
 
 // maxVerified bounds the verified-token memory.
@@ -95,7 +101,7 @@ const maxVerified = 4096
 
 // NewIssuer returns an Issuer for iss signing with keys.
 func NewIssuer(iss string, keys *Keys) *Issuer {
-	return &Issuer{issuer: iss, keys: keys, verified: make(map[string]Claims)}
+	return &Issuer{issuer: iss, keys: keys, verified: make(map[string]verifiedToken)}
 }
 
 // Issue signs a token for c with scope, valid for c's
@@ -104,6 +110,10 @@ func (i *Issuer) Issue(c *models.OAuthClient, scope []string, now time.Time) (st
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", Claims{}, err
+	}
+	k := i.keys.signer(now)
+	if k == nil {
+		return "", Claims{}, errors.New("no active signing key")
 	}
 	now = now.Truncate(time.Second)
 	cl := Claims{
@@ -123,39 +133,34 @@ func (i *Issuer) Issue(c *models.OAuthClient, scope []string, now time.Time) (st
 	if err != nil {
 		return "", Claims{}, err
 	}
-	k := i.keys.signer()
 	var b strings.Builder
-	b.Grow(len(k.header) + b64.EncodedLen(len(payload)) + 90)
+	b.Grow(len(k.header) + b64.EncodedLen(len(payload)) + 520)
 	b.WriteString(k.header)
 	b.WriteByte('.')
 	b.WriteString(b64.EncodeToString(payload))
-	sum := sha256.Sum256([]byte(b.String()))
-	r, s, err := ecdsa.Sign(rand.Reader, k.private, sum[:])
+	sig, err := jwsbb.Sign(k.private, k.alg.String(), []byte(b.String()), nil)
 	if err != nil {
 		return "", Claims{}, err
 	}
-	var sig [64]byte
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
 	b.WriteByte('.')
-	b.WriteString(b64.EncodeToString(sig[:]))
+	b.WriteString(b64.EncodeToString(sig))
 	return b.String(), cl, nil
 }
 
-// Verify checks a compact JWS access token: exactly ES256 with a known
-// key, typ at+jwt, a good signature, our issuer, not expired, and every
+// Verify checks a compact JWS access token: a published key and exactly
+// its algorithm, typ at+jwt, a good signature, our issuer, not expired, and every
 // claim present and well-typed. It never trusts a key named by the token.
 func (i *Issuer) Verify(ctx context.Context, raw string, now time.Time) (Claims, error) {
 	if len(raw) > MaxTokenBytes {
 		return Claims{}, ErrMalformed
 	}
 	i.mu.RLock()
-	c, ok := i.verified[raw]
+	v, ok := i.verified[raw]
 	i.mu.RUnlock()
-	if ok {
-		return c, checkTimes(c, now)
+	if ok && i.keys.published(v.key) {
+		return v.claims, checkTimes(v.claims, now)
 	}
-	c, err := i.verify(ctx, raw)
+	c, key, err := i.verify(ctx, raw)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -173,7 +178,7 @@ func (i *Issuer) Verify(ctx context.Context, raw string, now time.Time) (Claims,
 			}
 		}
 	}
-	i.verified[raw] = c
+	i.verified[raw] = verifiedToken{claims: c, key: key}
 	i.mu.Unlock()
 	return c, nil
 }
@@ -190,66 +195,60 @@ func checkTimes(c Claims, now time.Time) error {
 }
 
 // verify checks everything of a token but the times.
-func (i *Issuer) verify(ctx context.Context, raw string) (Claims, error) {
+func (i *Issuer) verify(ctx context.Context, raw string) (Claims, *loadedKey, error) {
 	h64, rest, ok := strings.Cut(raw, ".")
-	p64, s64, ok2 := strings.Cut(rest, ".")
+	_, s64, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.Contains(s64, ".") {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	hb, err := b64.DecodeString(h64)
 	if err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	var hm map[string]json.RawMessage
 	if err := json.Unmarshal(hb, &hm); err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	for _, forbidden := range []string{"jwk", "jku", "x5u", "x5c", "crit"} {
 		if _, ok := hm[forbidden]; ok {
-			return Claims{}, fmt.Errorf("%w: header %q is not accepted", ErrMalformed, forbidden)
+			return Claims{}, nil, fmt.Errorf("%w: header %q is not accepted", ErrMalformed, forbidden)
 		}
 	}
 	var h header
 	if err := json.Unmarshal(hb, &h); err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
-	if h.Alg != alg {
-		return Claims{}, ErrAlgorithm
+	if _, ok := jwaAlgorithm(h.Alg); !ok {
+		return Claims{}, nil, ErrAlgorithm
 	}
 	if t := strings.ToLower(h.Typ); t != typ && t != "application/"+typ {
-		return Claims{}, ErrType
+		return Claims{}, nil, ErrType
 	}
-	pub := i.keys.public(ctx, h.Kid)
-	if pub == nil {
-		return Claims{}, ErrUnknownKey
+	k := i.keys.public(ctx, h.Kid)
+	if k == nil {
+		return Claims{}, nil, ErrUnknownKey
 	}
-	sig, err := b64.DecodeString(s64)
-	if err != nil || len(sig) != 64 {
-		return Claims{}, ErrSignature
+	if h.Alg != k.alg.String() {
+		return Claims{}, nil, ErrAlgorithm
 	}
-	sum := sha256.Sum256([]byte(raw[:len(h64)+1+len(p64)]))
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(pub, sum[:], r, s) {
-		return Claims{}, ErrSignature
-	}
-	pb, err := b64.DecodeString(p64)
+	pb, err := jws.VerifyCompactFast(k.public, []byte(raw), k.alg)
 	if err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrSignature
 	}
 	var w wireClaims
 	dec := json.NewDecoder(bytes.NewReader(pb))
 	if err := dec.Decode(&w); err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	if w.Sub == "" || w.ClientID != w.Sub || w.Jti == "" || w.Iat == 0 || w.Exp == 0 {
-		return Claims{}, fmt.Errorf("%w: required claims are missing", ErrMalformed)
+		return Claims{}, nil, fmt.Errorf("%w: required claims are missing", ErrMalformed)
 	}
 	if w.Iss != i.issuer {
-		return Claims{}, ErrIssuer
+		return Claims{}, nil, ErrIssuer
 	}
 	exp, iat := time.Unix(w.Exp, 0), time.Unix(w.Iat, 0)
 	return Claims{
 		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: strings.Fields(w.Scope),
 		IssuedAt: iat, ExpiresAt: exp, JTI: w.Jti, Generation: w.Gen,
-	}, nil
+	}, k, nil
 }

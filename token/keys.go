@@ -2,196 +2,248 @@ package token
 
 import (
 	"context"
-	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
 )
 
 // KeyStore keeps the signing keys that every server sharing a store uses.
 type KeyStore interface {
-	// SigningKeys returns every key, oldest first.
+	// SigningKeys returns every key.
 	SigningKeys(ctx context.Context) ([]models.SigningKey, error)
-	// AddSigningKey stores k; a kid that exists already is no error.
+	// AddSigningKey stores a next or active key; a second key in that
+	// state is a Conflict and stores nothing.
 	AddSigningKey(ctx context.Context, k models.SigningKey) error
+	// AdvanceSigningKeys activates a next key due at now (retiring the
+	// active one) and deletes keys retired before removeBefore, in one
+	// transaction; it reports whether anything changed.
+	AdvanceSigningKeys(ctx context.Context, now, removeBefore time.Time) (bool, error)
+	// SealSigningKey replaces a plain private key by its sealed form.
+	SealSigningKey(ctx context.Context, kid string, sealed []byte) error
 }
 
-// reloadEvery bounds how often an unknown kid makes Keys look in the store.
-const reloadEvery = 5 * time.Second
+// KeyOptions configure Keys. Zero values: ES256, no publish lead, no
+// automatic rotation, keys stored unencrypted, time.Now.
+type KeyOptions struct {
+	// Algorithm is the algorithm of new keys, one of Algorithms.
+	Algorithm string
+	// PublishLead is how long a new key is published before it signs
+	// (--key-publish-lead).
+	PublishLead time.Duration
+	// RotationInterval rotates the active key once it has signed this
+	// long; zero turns automatic rotation off.
+	RotationInterval time.Duration
+	// EncryptionKey, when set, seals private keys at rest.
+	EncryptionKey string
+	Clock         func() time.Time
+}
 
-type signingKey struct {
+const (
+	// reloadEvery bounds how often an unknown kid makes Keys look in the
+	// store.
+	reloadEvery = 5 * time.Second
+	// removeAfter is how long a retired key stays published: every token
+	// it signed has expired by then, whatever the clocks of the servers.
+	removeAfter = longestLifetime + time.Minute
+)
+
+// loadedKey is a parsed signing key.
+type loadedKey struct {
 	kid     string
-	private *ecdsa.PrivateKey
+	alg     jwa.SignatureAlgorithm
+	private crypto.Signer
+	public  crypto.PublicKey
 	header  string // the encoded JWS header, the same for every token
 }
 
-// Keys is the loaded key set: it signs with the oldest key and verifies
-// with any.
+// Keys is the loaded key set of SPEC §6: it signs with the active key (or
+// with the next key from the instant it activates, so that every server
+// switches together) and verifies with any published key.
 type Keys struct {
-	store KeyStore
+	store  KeyStore
+	opts   KeyOptions
+	sealer *sealer
 
 	mu         sync.RWMutex
-	signing    *signingKey
-	verifying  map[string]*ecdsa.PublicKey
+	current    *loadedKey
+	upcoming   *loadedKey
+	upcomingAt time.Time
+	verifying  map[string]*loadedKey
+	stored     []models.SigningKey // without private material
 	jwks       []byte
+	etag       string
 	lastReload time.Time
 }
 
-// LoadKeys loads the key set. When the store has none it generates a P-256
-// key, stores it and loads again, so that servers starting at once on one
-// database all end up signing with the same (oldest) key.
-func LoadKeys(ctx context.Context, ks KeyStore) (*Keys, error) {
-	k := &Keys{store: ks}
-	stored, err := ks.SigningKeys(ctx)
-	if err != nil {
-		return nil, err
+// LoadKeys loads the key set. When the store has no active key it makes
+// one; servers starting at once on one database all end up with the one
+// that was stored first. With opts.EncryptionKey set, keys stored plain
+// are sealed.
+func LoadKeys(ctx context.Context, ks KeyStore, opts KeyOptions) (*Keys, error) {
+	if opts.Algorithm == "" {
+		opts.Algorithm = Algorithms[0]
 	}
-	if len(stored) == 0 {
-		nk, err := GenerateKey(time.Now())
+	if _, ok := jwaAlgorithm(opts.Algorithm); !ok {
+		return nil, fmt.Errorf("unsupported signing algorithm %q; want one of %s", opts.Algorithm, strings.Join(Algorithms, ", "))
+	}
+	if opts.PublishLead < 0 || opts.RotationInterval < 0 {
+		return nil, errors.New("the key publish lead and rotation interval cannot be negative")
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	k := &Keys{store: ks, opts: opts}
+	if opts.EncryptionKey != "" {
+		s, err := newSealer(opts.EncryptionKey)
 		if err != nil {
 			return nil, err
 		}
-		if err := ks.AddSigningKey(ctx, nk); err != nil {
-			return nil, err
-		}
+		k.sealer = s
 	}
 	if err := k.Reload(ctx); err != nil {
+		return nil, err
+	}
+	if k.signer(opts.Clock()) == nil {
+		now := opts.Clock()
+		nk, err := newSigningKey(opts.Algorithm, models.KeyActive, now, now, k.sealer)
+		if err != nil {
+			return nil, err
+		}
+		if err := ks.AddSigningKey(ctx, nk); err != nil && !apierrors.IsConflict(err) {
+			return nil, err
+		}
+		if err := k.Reload(ctx); err != nil {
+			return nil, err
+		}
+		if k.signer(opts.Clock()) == nil {
+			return nil, errors.New("the store holds no active signing key")
+		}
+	}
+	if err := k.sealPlain(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// GenerateKey makes a new ES256 signing key whose kid is its RFC 7638
-// thumbprint.
-func GenerateKey(now time.Time) (models.SigningKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return models.SigningKey{}, err
+// sealPlain seals the keys stored unencrypted, when a sealer is set.
+func (k *Keys) sealPlain(ctx context.Context) error {
+	if k.sealer == nil {
+		return nil
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return models.SigningKey{}, err
+	k.mu.RLock()
+	var plain []*loadedKey
+	for _, sk := range k.stored {
+		if !sk.Encrypted {
+			plain = append(plain, k.verifying[sk.KID])
+		}
 	}
-	x, y, err := coordinates(&priv.PublicKey)
-	if err != nil {
-		return models.SigningKey{}, err
+	k.mu.RUnlock()
+	for _, l := range plain {
+		der, err := x509.MarshalPKCS8PrivateKey(l.private)
+		if err != nil {
+			return err
+		}
+		if err := k.store.SealSigningKey(ctx, l.kid, k.sealer.seal(l.kid, der)); err != nil {
+			return fmt.Errorf("encrypting signing key %s: %w", l.kid, err)
+		}
 	}
-	// RFC 7638: the thumbprint of the required members in lexical order.
-	thumb := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`))
-	return models.SigningKey{KID: b64.EncodeToString(thumb[:]), Algorithm: alg, PrivateKey: der, Created: now.UTC()}, nil
+	if len(plain) > 0 {
+		return k.Reload(ctx)
+	}
+	return nil
 }
 
-// coordinates returns the base64url x and y of an uncompressed P-256 point.
-func coordinates(pub *ecdsa.PublicKey) (string, string, error) {
-	ek, err := pub.ECDH()
-	if err != nil {
-		return "", "", err
-	}
-	raw := ek.Bytes() // 0x04 || X || Y
-	if len(raw) != 65 || ek.Curve() != ecdh.P256() {
-		return "", "", errors.New("not an uncompressed P-256 point")
-	}
-	return b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:]), nil
-}
-
-type jsonWebKey struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-}
-
-// Reload reads the key set from the store again, picking up keys that
-// other servers added.
+// Reload reads the key set from the store again, picking up what other
+// servers changed. Keys parsed before are reused.
 func (k *Keys) Reload(ctx context.Context) error {
 	stored, err := k.store.SigningKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if len(stored) == 0 {
-		return errors.New("the store holds no signing key")
-	}
-	sort.SliceStable(stored, func(i, j int) bool {
-		if !stored[i].Created.Equal(stored[j].Created) {
-			return stored[i].Created.Before(stored[j].Created)
+	k.mu.RLock()
+	old := k.verifying
+	k.mu.RUnlock()
+	verifying := make(map[string]*loadedKey, len(stored))
+	set := jwk.NewSet()
+	var current, upcoming *loadedKey
+	var upcomingAt time.Time
+	meta := make([]models.SigningKey, len(stored))
+	for i, sk := range stored {
+		l := old[sk.KID]
+		if l == nil || l.alg.String() != sk.Algorithm {
+			if l, err = parseKey(sk, k.sealer); err != nil {
+				return err
+			}
 		}
-		return stored[i].KID < stored[j].KID
-	})
-	public := make(map[string]*ecdsa.PublicKey, len(stored))
-	var set struct {
-		Keys []jsonWebKey `json:"keys"`
-	}
-	var signing *signingKey
-	for _, sk := range stored {
-		if sk.Algorithm != alg {
-			continue
-		}
-		parsed, err := x509.ParsePKCS8PrivateKey(sk.PrivateKey)
+		verifying[sk.KID] = l
+		meta[i] = sk.Public()
+		pub, err := publicJWK(l.public, l.kid, sk.Algorithm)
 		if err != nil {
 			return fmt.Errorf("signing key %s: %w", sk.KID, err)
 		}
-		priv, ok := parsed.(*ecdsa.PrivateKey)
-		if !ok || priv.Curve != elliptic.P256() {
-			return fmt.Errorf("signing key %s is not a P-256 key", sk.KID)
-		}
-		x, y, err := coordinates(&priv.PublicKey)
-		if err != nil {
+		if err := set.AddKey(pub); err != nil {
 			return err
 		}
-		public[sk.KID] = &priv.PublicKey
-		set.Keys = append(set.Keys, jsonWebKey{Kty: "EC", Crv: "P-256", X: x, Y: y, Kid: sk.KID, Alg: alg, Use: "sig"})
-		if signing == nil {
-			h, _ := json.Marshal(header{Alg: alg, Typ: typ, Kid: sk.KID})
-			signing = &signingKey{kid: sk.KID, private: priv, header: b64.EncodeToString(h)}
+		switch sk.State {
+		case models.KeyActive:
+			current = l
+		case models.KeyNext:
+			upcoming, upcomingAt = l, sk.Activates
 		}
-	}
-	if signing == nil {
-		return errors.New("the store holds no ES256 signing key")
 	}
 	jwks, err := json.Marshal(set)
 	if err != nil {
 		return err
 	}
+	sum := sha256.Sum256(jwks)
 	k.mu.Lock()
-	k.signing, k.verifying, k.jwks, k.lastReload = signing, public, jwks, time.Now()
+	k.current, k.upcoming, k.upcomingAt = current, upcoming, upcomingAt
+	k.verifying, k.stored, k.jwks = verifying, meta, jwks
+	k.etag = `"` + b64.EncodeToString(sum[:16]) + `"`
+	k.lastReload = time.Now()
 	k.mu.Unlock()
 	return nil
 }
 
-// JWKS returns the public keys as an RFC 7517 set; never a private part.
-func (k *Keys) JWKS() []byte {
+// JWKS returns the published keys as an RFC 7517 set, never a private
+// part, and its entity tag.
+func (k *Keys) JWKS() (body []byte, etag string) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.jwks
+	return k.jwks, k.etag
 }
 
-func (k *Keys) signer() *signingKey {
+// signer is the key that signs at now: the next key from the instant it
+// activates, else the active key.
+func (k *Keys) signer(now time.Time) *loadedKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.signing
+	if k.upcoming != nil && !now.Before(k.upcomingAt) {
+		return k.upcoming
+	}
+	return k.current
 }
 
 // public returns the key named kid. An unknown kid makes it look in the
 // store again, at most once per reloadEvery.
-func (k *Keys) public(ctx context.Context, kid string) *ecdsa.PublicKey {
+func (k *Keys) public(ctx context.Context, kid string) *loadedKey {
 	k.mu.RLock()
-	pub, last := k.verifying[kid], k.lastReload
+	l, last := k.verifying[kid], k.lastReload
 	k.mu.RUnlock()
-	if pub != nil || kid == "" || time.Since(last) < reloadEvery {
-		return pub
+	if l != nil || kid == "" || time.Since(last) < reloadEvery {
+		return l
 	}
 	if err := k.Reload(ctx); err != nil {
 		return nil
@@ -200,3 +252,13 @@ func (k *Keys) public(ctx context.Context, kid string) *ecdsa.PublicKey {
 	defer k.mu.RUnlock()
 	return k.verifying[kid]
 }
+
+// published reports whether l is still one of the published keys.
+func (k *Keys) published(l *loadedKey) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return l != nil && k.verifying[l.kid] == l
+}
+
+// PublishLead is how long a new key is published before it signs.
+func (k *Keys) PublishLead() time.Duration { return k.opts.PublishLead }

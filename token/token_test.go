@@ -52,11 +52,49 @@ func (m *memStore) AddSigningKey(_ context.Context, k models.SigningKey) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range m.keys {
-		if e.KID == k.KID {
-			return nil
+		if e.KID == k.KID || e.State == k.State {
+			return apierrors.NewConflict("exists")
 		}
 	}
 	m.keys = append(m.keys, k)
+	return nil
+}
+
+func (m *memStore) AdvanceSigningKeys(_ context.Context, now, removeBefore time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed := false
+	for i, k := range m.keys {
+		if k.State == models.KeyNext && !k.Activates.After(now) {
+			for j := range m.keys {
+				if m.keys[j].State == models.KeyActive {
+					m.keys[j].State, m.keys[j].Retires = models.KeyRetired, k.Activates
+				}
+			}
+			m.keys[i].State = models.KeyActive
+			changed = true
+		}
+	}
+	kept := m.keys[:0]
+	for _, k := range m.keys {
+		if k.State == models.KeyRetired && k.Retires.Before(removeBefore) {
+			changed = true
+			continue
+		}
+		kept = append(kept, k)
+	}
+	m.keys = kept
+	return changed, nil
+}
+
+func (m *memStore) SealSigningKey(_ context.Context, kid string, sealed []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if m.keys[i].KID == kid && !m.keys[i].Encrypted {
+			m.keys[i].PrivateKey, m.keys[i].Encrypted = sealed, true
+		}
+	}
 	return nil
 }
 
@@ -121,7 +159,7 @@ func client(id string) models.OAuthClient {
 func setup(t *testing.T) (*memStore, *Keys, *Issuer) {
 	t.Helper()
 	s := newMemStore()
-	k, err := LoadKeys(context.Background(), s)
+	k, err := LoadKeys(context.Background(), s, KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +187,8 @@ func TestIssueAndVerify(t *testing.T) {
 	var set struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	if err := json.Unmarshal(k.JWKS(), &set); err != nil || len(set.Keys) != 1 {
-		t.Fatalf("JWKS %s: %v", k.JWKS(), err)
+	if jwks, _ := k.JWKS(); json.Unmarshal(jwks, &set) != nil || len(set.Keys) != 1 {
+		t.Fatalf("JWKS %s", jwks)
 	}
 	for _, private := range []string{"d", "p", "q"} {
 		if _, ok := set.Keys[0][private]; ok {
@@ -216,7 +254,8 @@ func TestVerifyRefusesForgeries(t *testing.T) {
 	var set struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	_ = json.Unmarshal(k.JWKS(), &set)
+	jwks, _ := k.JWKS()
+	_ = json.Unmarshal(jwks, &set)
 	jwkJSON, _ := json.Marshal(set.Keys[0])
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	r, sv, _ := ecdsa.Sign(rand.Reader, own, sum[:])
@@ -269,7 +308,8 @@ func TestInteroperability(t *testing.T) {
 	s, k, i := setup(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(k.JWKS())
+		jwks, _ := k.JWKS()
+		_, _ = w.Write(jwks)
 	}))
 	defer srv.Close()
 	c := client("interop")
@@ -321,19 +361,19 @@ func TestServersStartingAtOnceShareOneKey(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, err := LoadKeys(context.Background(), s)
+			k, err := LoadKeys(context.Background(), s, KeyOptions{})
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			kids[n] = k.signer().kid
+			kids[n] = k.signer(time.Now()).kid
 		}()
 	}
 	wg.Wait()
 	// Every server reloads once the last key is in; the oldest signs.
 	for n := range kids {
-		k, _ := LoadKeys(context.Background(), s)
-		kids[n] = k.signer().kid
+		k, _ := LoadKeys(context.Background(), s, KeyOptions{})
+		kids[n] = k.signer(time.Now()).kid
 	}
 	for _, kid := range kids {
 		if kid != kids[0] {
@@ -343,11 +383,11 @@ func TestServersStartingAtOnceShareOneKey(t *testing.T) {
 	// A server that started before another added a key learns it on an
 	// unknown kid.
 	other := newMemStore()
-	k1, _ := LoadKeys(context.Background(), other)
+	k1, _ := LoadKeys(context.Background(), other, KeyOptions{})
 	other.mu.Lock()
 	other.keys = nil
 	other.mu.Unlock()
-	k2, _ := LoadKeys(context.Background(), other)
+	k2, _ := LoadKeys(context.Background(), other, KeyOptions{})
 	other.mu.Lock()
 	other.keys = append(other.keys, s.keys...)
 	other.mu.Unlock()
@@ -535,7 +575,7 @@ func TestTrackerIsBounded(t *testing.T) {
 
 func BenchmarkIssue(b *testing.B) {
 	s := newMemStore()
-	k, _ := LoadKeys(context.Background(), s)
+	k, _ := LoadKeys(context.Background(), s, KeyOptions{})
 	i := NewIssuer(iss, k)
 	c := client("bench")
 	now := time.Now()
@@ -549,7 +589,7 @@ func BenchmarkIssue(b *testing.B) {
 
 func BenchmarkVerify(b *testing.B) {
 	s := newMemStore()
-	k, _ := LoadKeys(context.Background(), s)
+	k, _ := LoadKeys(context.Background(), s, KeyOptions{})
 	i := NewIssuer(iss, k)
 	c := client("bench")
 	now := time.Now()
@@ -582,13 +622,13 @@ func BenchmarkTrackerCheck(b *testing.B) {
 // ECDSA verification that BenchmarkVerify's cache hits skip.
 func BenchmarkVerifySignature(b *testing.B) {
 	s := newMemStore()
-	k, _ := LoadKeys(context.Background(), s)
+	k, _ := LoadKeys(context.Background(), s, KeyOptions{})
 	i := NewIssuer(iss, k)
 	c := client("bench")
 	raw, _, _ := i.Issue(&c, c.Scope, time.Now())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := i.verify(context.Background(), raw); err != nil {
+		if _, _, err := i.verify(context.Background(), raw); err != nil {
 			b.Fatal(err)
 		}
 	}

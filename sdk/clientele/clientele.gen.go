@@ -124,6 +124,63 @@ func (e JsonPatchOperationOp) Valid() bool {
 	}
 }
 
+// Defines values for JsonWebKeyCrv.
+const (
+	Ed25519 JsonWebKeyCrv = "Ed25519"
+	P256    JsonWebKeyCrv = "P-256"
+	P384    JsonWebKeyCrv = "P-384"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyCrv enum.
+func (e JsonWebKeyCrv) Valid() bool {
+	switch e {
+	case Ed25519:
+		return true
+	case P256:
+		return true
+	case P384:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyKty.
+const (
+	EC  JsonWebKeyKty = "EC"
+	OKP JsonWebKeyKty = "OKP"
+	RSA JsonWebKeyKty = "RSA"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyKty enum.
+func (e JsonWebKeyKty) Valid() bool {
+	switch e {
+	case EC:
+		return true
+	case OKP:
+		return true
+	case RSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyUse.
+const (
+	Sig JsonWebKeyUse = "sig"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyUse enum.
+func (e JsonWebKeyUse) Valid() bool {
+	switch e {
+	case Sig:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OAuthErrorError.
 const (
 	InvalidClient        OAuthErrorError = "invalid_client"
@@ -148,6 +205,51 @@ func (e OAuthErrorError) Valid() bool {
 	case UnauthorizedClient:
 		return true
 	case UnsupportedGrantType:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningAlgorithm.
+const (
+	ES256 SigningAlgorithm = "ES256"
+	ES384 SigningAlgorithm = "ES384"
+	EdDSA SigningAlgorithm = "EdDSA"
+	RS256 SigningAlgorithm = "RS256"
+)
+
+// Valid indicates whether the value is a known member of the SigningAlgorithm enum.
+func (e SigningAlgorithm) Valid() bool {
+	switch e {
+	case ES256:
+		return true
+	case ES384:
+		return true
+	case EdDSA:
+		return true
+	case RS256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyState.
+const (
+	Active  SigningKeyState = "active"
+	Next    SigningKeyState = "next"
+	Retired SigningKeyState = "retired"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyState enum.
+func (e SigningKeyState) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Next:
+		return true
+	case Retired:
 		return true
 	default:
 		return false
@@ -362,29 +464,42 @@ type JsonPatchOperation struct {
 // JsonPatchOperationOp Example: replace
 type JsonPatchOperationOp string
 
-// JsonWebKey defines model for JsonWebKey.
+// JsonWebKey A public key; `crv`, `x` and `y` for EC and OKP keys, `n` and `e` for RSA keys.
 type JsonWebKey struct {
 	// Alg Example: ES256
-	Alg string `json:"alg"`
+	Alg SigningAlgorithm `json:"alg"`
 
 	// Crv Example: P-256
-	Crv string `json:"crv"`
+	Crv *JsonWebKeyCrv `json:"crv,omitempty"`
+
+	// E Example: AQAB
+	E *string `json:"e,omitempty"`
 
 	// Kid Example: 3i1Yq7Lb2dGx0vTt6h0h2mUe6xkXnCkqkBq1bYj4fGQ
 	Kid string `json:"kid"`
 
 	// Kty Example: EC
-	Kty string `json:"kty"`
+	Kty JsonWebKeyKty `json:"kty"`
+	N   *string       `json:"n,omitempty"`
 
 	// Use Example: sig
-	Use string `json:"use"`
+	Use JsonWebKeyUse `json:"use"`
 
 	// X Example: f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU
-	X string `json:"x"`
+	X *string `json:"x,omitempty"`
 
 	// Y Example: x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0
-	Y string `json:"y"`
+	Y *string `json:"y,omitempty"`
 }
+
+// JsonWebKeyCrv Example: P-256
+type JsonWebKeyCrv string
+
+// JsonWebKeyKty Example: EC
+type JsonWebKeyKty string
+
+// JsonWebKeyUse Example: sig
+type JsonWebKeyUse string
 
 // JsonWebKeySet defines model for JsonWebKeySet.
 type JsonWebKeySet struct {
@@ -657,6 +772,37 @@ type ReplaceOAuthClientRequest struct {
 	Type *ClientType `json:"type,omitempty"`
 }
 
+// SigningAlgorithm Example: ES256
+type SigningAlgorithm string
+
+// SigningKey A token signing key, without private material.
+type SigningKey struct {
+	// Activates When the key starts (or started) signing.
+	//
+	// Example: 2026-11-22T23:50:00.000Z
+	Activates time.Time `json:"activates"`
+
+	// Alg Example: ES256
+	Alg SigningAlgorithm `json:"alg"`
+
+	// Created Example: 2026-11-22T23:40:00.000Z
+	Created time.Time `json:"created"`
+
+	// Kid The JWS key id, the key's RFC 7638 thumbprint.
+	//
+	// Example: 3i1Yq7Lb2dGx0vTt6h0h2mUe6xkXnCkqkBq1bYj4fGQ
+	Kid string `json:"kid"`
+
+	// Retires When the key stops (or stopped) signing; null while no successor is scheduled.
+	Retires *time.Time `json:"retires"`
+
+	// State Example: next
+	State SigningKeyState `json:"state"`
+}
+
+// SigningKeyState Example: next
+type SigningKeyState string
+
 // Status defines model for Status.
 type Status struct {
 	// Status Example: ok
@@ -792,6 +938,12 @@ type Unavailable = ErrorResponse
 // UnsupportedMediaType SailPoint's error envelope.
 type UnsupportedMediaType = ErrorResponse
 
+// GetJwksParams defines parameters for GetJwks.
+type GetJwksParams struct {
+	// IfNoneMatch An entity tag of an earlier answer; the set unchanged is `304`.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
 // ListOauthClientsParams defines parameters for ListOauthClients.
 type ListOauthClientsParams struct {
 	// Limit The most clients to return.
@@ -879,6 +1031,18 @@ type RotateOauthClientSecretParams struct {
 
 	// IfMatch Apply only if the client's current ETag is one of these, or `*`.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListSigningKeysParams defines parameters for ListSigningKeys.
+type ListSigningKeysParams struct {
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+}
+
+// RotateSigningKeysParams defines parameters for RotateSigningKeys.
+type RotateSigningKeysParams struct {
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
 }
 
 // CreateOauthClientJSONRequestBody defines body for CreateOauthClient for application/json ContentType.
@@ -987,10 +1151,10 @@ type ClientInterface interface {
 
 	// GetJwks The token signing keys
 	//
-	// The public keys that sign access tokens (RFC 7517); never a private part.
+	// The public keys that verify access tokens (RFC 7517), never a private part: the `active` key, the `next` key (published before it signs) and the `retired` keys (published until every token they signed has expired). `Cache-Control: max-age` is at most 300 seconds and at most half of `--key-publish-lead`, so a cache sees a next key before it signs; `If-None-Match` with the `ETag` answers `304`.
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
-	GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetJwks(ctx context.Context, params *GetJwksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetAuthorizationServerMetadata Authorization server metadata
 	//
@@ -1275,15 +1439,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSigningKeys List the token signing keys
+	//
+	// Every published signing key in the order they activate, with its state at the time of the call: `next` (published, not yet signing), `active` (signs; one at a time across all servers), `retired` (published until the last token it signed has expired: it is removed a day and a minute after `retires`). Never private material.
+	//
+	// Corresponds with GET /signing-keys (the `ListSigningKeys` operationId).
+	ListSigningKeys(ctx context.Context, params *ListSigningKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateSigningKeys Rotate the token signing key
+	//
+	// Makes a new `next` key, with the algorithm of `--signing-alg`, published at once and active after `--key-publish-lead` (default 10 minutes); the active key is retired then. Every server signs with the new key within 5 seconds of that instant. While a next key is pending, another rotation is `409`. The server also rotates by itself every `--key-rotation-interval` (default 720h).
+	//
+	// Corresponds with POST /signing-keys/rotate (the `RotateSigningKeys` operationId).
+	RotateSigningKeys(ctx context.Context, params *RotateSigningKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetJwks The token signing keys
 //
-// The public keys that sign access tokens (RFC 7517); never a private part.
+// The public keys that verify access tokens (RFC 7517), never a private part: the `active` key, the `next` key (published before it signs) and the `retired` keys (published until every token they signed has expired). `Cache-Control: max-age` is at most 300 seconds and at most half of `--key-publish-lead`, so a cache sees a next key before it signs; `If-None-Match` with the `ETag` answers `304`.
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
-func (c *Client) GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetJwksRequest(c.Server)
+func (c *Client) GetJwks(ctx context.Context, params *GetJwksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJwksRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1808,8 +1986,42 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
+// ListSigningKeys List the token signing keys
+//
+// Every published signing key in the order they activate, with its state at the time of the call: `next` (published, not yet signing), `active` (signs; one at a time across all servers), `retired` (published until the last token it signed has expired: it is removed a day and a minute after `retires`). Never private material.
+//
+// Corresponds with GET /signing-keys (the `ListSigningKeys` operationId).
+func (c *Client) ListSigningKeys(ctx context.Context, params *ListSigningKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSigningKeysRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateSigningKeys Rotate the token signing key
+//
+// Makes a new `next` key, with the algorithm of `--signing-alg`, published at once and active after `--key-publish-lead` (default 10 minutes); the active key is retired then. Every server signs with the new key within 5 seconds of that instant. While a next key is pending, another rotation is `409`. The server also rotates by itself every `--key-rotation-interval` (default 720h).
+//
+// Corresponds with POST /signing-keys/rotate (the `RotateSigningKeys` operationId).
+func (c *Client) RotateSigningKeys(ctx context.Context, params *RotateSigningKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateSigningKeysRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewGetJwksRequest constructs an http.Request for the GetJwks method
-func NewGetJwksRequest(server string) (*http.Request, error) {
+func NewGetJwksRequest(server string, params *GetJwksParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1830,6 +2042,21 @@ func NewGetJwksRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -2626,6 +2853,90 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListSigningKeysRequest constructs an http.Request for the ListSigningKeys method
+func NewListSigningKeysRequest(server string, params *ListSigningKeysParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/signing-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRotateSigningKeysRequest constructs an http.Request for the RotateSigningKeys method
+func NewRotateSigningKeysRequest(server string, params *RotateSigningKeysParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/signing-keys/rotate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2672,12 +2983,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetJwksWithResponse The token signing keys
 	//
-	// The public keys that sign access tokens (RFC 7517); never a private part.
+	// The public keys that verify access tokens (RFC 7517), never a private part: the `active` key, the `next` key (published before it signs) and the `retired` keys (published until every token they signed has expired). `Cache-Control: max-age` is at most 300 seconds and at most half of `--key-publish-lead`, so a cache sees a next key before it signs; `If-None-Match` with the `ETag` answers `304`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
-	GetJwksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetJwksResponse, error)
+	GetJwksWithResponse(ctx context.Context, params *GetJwksParams, reqEditors ...RequestEditorFn) (*GetJwksResponse, error)
 
 	// GetAuthorizationServerMetadataWithResponse Authorization server metadata
 	//
@@ -2982,10 +3293,36 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+
+	// ListSigningKeysWithResponse List the token signing keys
+	//
+	// Every published signing key in the order they activate, with its state at the time of the call: `next` (published, not yet signing), `active` (signs; one at a time across all servers), `retired` (published until the last token it signed has expired: it is removed a day and a minute after `retires`). Never private material.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /signing-keys (the `ListSigningKeys` operationId).
+	ListSigningKeysWithResponse(ctx context.Context, params *ListSigningKeysParams, reqEditors ...RequestEditorFn) (*ListSigningKeysResponse, error)
+
+	// RotateSigningKeysWithResponse Rotate the token signing key
+	//
+	// Makes a new `next` key, with the algorithm of `--signing-alg`, published at once and active after `--key-publish-lead` (default 10 minutes); the active key is retired then. Every server signs with the new key within 5 seconds of that instant. While a next key is pending, another rotation is `409`. The server also rotates by itself every `--key-rotation-interval` (default 720h).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /signing-keys/rotate (the `RotateSigningKeys` operationId).
+	RotateSigningKeysWithResponse(ctx context.Context, params *RotateSigningKeysParams, reqEditors ...RequestEditorFn) (*RotateSigningKeysResponse, error)
 }
 
 // GetJwksResponse200Headers the declared response headers of an HTTP 200 response for GetJwks
 type GetJwksResponse200Headers struct {
+	CacheControl *string
+	ETag         *string
+	XRequestID   *string
+}
+
+// GetJwksResponse304Headers the declared response headers of an HTTP 304 response for GetJwks
+type GetJwksResponse304Headers struct {
+	ETag       *string
 	XRequestID *string
 }
 
@@ -2996,6 +3333,8 @@ type GetJwksResponse struct {
 	JSON200 *JsonWebKeySet
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetJwksResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetJwksResponse304Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4865,15 +5204,270 @@ func (r GetReadinessResponse) ContentType() string {
 	return ""
 }
 
+// ListSigningKeysResponse200Headers the declared response headers of an HTTP 200 response for ListSigningKeys
+type ListSigningKeysResponse200Headers struct {
+	XRequestID *string
+}
+
+// ListSigningKeysResponse401Headers the declared response headers of an HTTP 401 response for ListSigningKeys
+type ListSigningKeysResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListSigningKeysResponse403Headers the declared response headers of an HTTP 403 response for ListSigningKeys
+type ListSigningKeysResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListSigningKeysResponse429Headers the declared response headers of an HTTP 429 response for ListSigningKeys
+type ListSigningKeysResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListSigningKeysResponse500Headers the declared response headers of an HTTP 500 response for ListSigningKeys
+type ListSigningKeysResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListSigningKeysResponse503Headers the declared response headers of an HTTP 503 response for ListSigningKeys
+type ListSigningKeysResponse503Headers struct {
+	XRequestID *string
+}
+
+type ListSigningKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]SigningKey
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListSigningKeysResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSigningKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListSigningKeysResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListSigningKeysResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListSigningKeysResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSigningKeysResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSigningKeysResponse) GetJSON200() *[]SigningKey {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSigningKeysResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSigningKeysResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSigningKeysResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListSigningKeysResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSigningKeysResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSigningKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSigningKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSigningKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSigningKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateSigningKeysResponse201Headers the declared response headers of an HTTP 201 response for RotateSigningKeys
+type RotateSigningKeysResponse201Headers struct {
+	Location   *string
+	XRequestID *string
+}
+
+// RotateSigningKeysResponse401Headers the declared response headers of an HTTP 401 response for RotateSigningKeys
+type RotateSigningKeysResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RotateSigningKeysResponse403Headers the declared response headers of an HTTP 403 response for RotateSigningKeys
+type RotateSigningKeysResponse403Headers struct {
+	XRequestID *string
+}
+
+// RotateSigningKeysResponse409Headers the declared response headers of an HTTP 409 response for RotateSigningKeys
+type RotateSigningKeysResponse409Headers struct {
+	XRequestID *string
+}
+
+// RotateSigningKeysResponse429Headers the declared response headers of an HTTP 429 response for RotateSigningKeys
+type RotateSigningKeysResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RotateSigningKeysResponse500Headers the declared response headers of an HTTP 500 response for RotateSigningKeys
+type RotateSigningKeysResponse500Headers struct {
+	XRequestID *string
+}
+
+// RotateSigningKeysResponse503Headers the declared response headers of an HTTP 503 response for RotateSigningKeys
+type RotateSigningKeysResponse503Headers struct {
+	XRequestID *string
+}
+
+type RotateSigningKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *SigningKey
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *RotateSigningKeysResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateSigningKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RotateSigningKeysResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateSigningKeysResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RotateSigningKeysResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RotateSigningKeysResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateSigningKeysResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON201() *SigningKey {
+	return r.JSON201
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateSigningKeysResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateSigningKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateSigningKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateSigningKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateSigningKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetJwksWithResponse The token signing keys
 //
-// The public keys that sign access tokens (RFC 7517); never a private part.
+// The public keys that verify access tokens (RFC 7517), never a private part: the `active` key, the `next` key (published before it signs) and the `retired` keys (published until every token they signed has expired). `Cache-Control: max-age` is at most 300 seconds and at most half of `--key-publish-lead`, so a cache sees a next key before it signs; `If-None-Match` with the `ETag` answers `304`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
-func (c *ClientWithResponses) GetJwksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetJwksResponse, error) {
-	rsp, err := c.GetJwks(ctx, reqEditors...)
+func (c *ClientWithResponses) GetJwksWithResponse(ctx context.Context, params *GetJwksParams, reqEditors ...RequestEditorFn) (*GetJwksResponse, error) {
+	rsp, err := c.GetJwks(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5322,6 +5916,36 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
+// ListSigningKeysWithResponse List the token signing keys
+//
+// Every published signing key in the order they activate, with its state at the time of the call: `next` (published, not yet signing), `active` (signs; one at a time across all servers), `retired` (published until the last token it signed has expired: it is removed a day and a minute after `retires`). Never private material.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /signing-keys (the `ListSigningKeys` operationId).
+func (c *ClientWithResponses) ListSigningKeysWithResponse(ctx context.Context, params *ListSigningKeysParams, reqEditors ...RequestEditorFn) (*ListSigningKeysResponse, error) {
+	rsp, err := c.ListSigningKeys(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSigningKeysResponse(rsp)
+}
+
+// RotateSigningKeysWithResponse Rotate the token signing key
+//
+// Makes a new `next` key, with the algorithm of `--signing-alg`, published at once and active after `--key-publish-lead` (default 10 minutes); the active key is retired then. Every server signs with the new key within 5 seconds of that instant. While a next key is pending, another rotation is `409`. The server also rotates by itself every `--key-rotation-interval` (default 720h).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /signing-keys/rotate (the `RotateSigningKeys` operationId).
+func (c *ClientWithResponses) RotateSigningKeysWithResponse(ctx context.Context, params *RotateSigningKeysParams, reqEditors ...RequestEditorFn) (*RotateSigningKeysResponse, error) {
+	rsp, err := c.RotateSigningKeys(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateSigningKeysResponse(rsp)
+}
+
 // ParseGetJwksResponse parses an HTTP response from a GetJwksWithResponse call
 func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5343,11 +5967,28 @@ func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	}
 
 	switch {
 	case rsp.StatusCode == 200:
 		var headers GetJwksResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5356,6 +5997,23 @@ func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 			headers.XRequestID = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetJwksResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -7487,6 +8145,306 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		response.Headers200 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetReadinessResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSigningKeysResponse parses an HTTP response from a ListSigningKeysWithResponse call
+func ParseListSigningKeysResponse(rsp *http.Response) (*ListSigningKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSigningKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []SigningKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListSigningKeysResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListSigningKeysResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListSigningKeysResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListSigningKeysResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListSigningKeysResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListSigningKeysResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateSigningKeysResponse parses an HTTP response from a RotateSigningKeysWithResponse call
+func ParseRotateSigningKeysResponse(rsp *http.Response) (*RotateSigningKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateSigningKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest SigningKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers RotateSigningKeysResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers RotateSigningKeysResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RotateSigningKeysResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateSigningKeysResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers RotateSigningKeysResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RotateSigningKeysResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateSigningKeysResponse503Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
