@@ -80,6 +80,14 @@ func (f *fakeStore) AddSigningKey(_ context.Context, k models.SigningKey) error 
 	return nil
 }
 
+// AdvanceSigningKeys and SealSigningKey complete token.KeyStore: these
+// tests never rotate or seal a key.
+func (f *fakeStore) AdvanceSigningKeys(context.Context, time.Time, time.Time) (bool, error) {
+	return false, nil
+}
+
+func (f *fakeStore) SealSigningKey(context.Context, string, []byte) error { return nil }
+
 func (f *fakeStore) TokenEvents(_ context.Context, since time.Time) ([]models.TokenEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -166,7 +174,7 @@ func newFixture(t *testing.T, failLimit int) *fixture {
 	add("nogrant", []string{models.ScopeRead}, func(c *models.OAuthClient) {
 		c.GrantTypes = []models.GrantType{models.GrantAuthorizationCode}
 	})
-	keys, err := token.LoadKeys(context.Background(), f.store)
+	keys, err := token.LoadKeys(context.Background(), f.store, token.KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
