@@ -230,7 +230,7 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"bad signing alg", []string{"--signing-alg", "HS256"}, nil, "--signing-alg"},
 		{"negative publish lead", []string{"--key-publish-lead", "-1s"}, nil, "--key-publish-lead"},
 		{"rotation within the lead", []string{"--key-rotation-interval", "5m"}, nil, "--key-rotation-interval"},
-		{"bad lead variable", nil, map[string]string{"CLIENTELE_KEY_PUBLISH_LEAD": "soon"}, "CLIENTELE_KEY_PUBLISH_LEAD"},
+		{"bad lead variable", nil, map[string]string{"CLIENTELE_KEY_PUBLISH_LEAD": "soon"}, "--key-publish-lead"},
 		{"short encryption key", nil, map[string]string{"CLIENTELE_KEY_ENCRYPTION_KEY": "short"}, "at least 16"},
 		{"unreachable postgres", []string{"--db", "postgres://u:p@127.0.0.1:1/db?sslmode=disable&connect_timeout=2"}, nil, ""},
 	}
