@@ -40,6 +40,11 @@ import (
 //     are turned off (applyOptions).
 //  5. Its merge patch costs time quadratic in the nesting depth of the body.
 //     Bodies are refused past MaxDepth while they are read (readBody).
+//  6. Its merge patch drops null members of objects inside arrays when the
+//     target member is not an object ({"a":[{"b":null}]} gives [{}]), where
+//     RFC 7396 §2 puts an array in place as it is. Inside arrays, where a
+//     null is a value and never a removal, the library is handed
+//     nullStandIn, turned back into null in its output.
 
 // nullStandIn is the library's null: a JSON number of the same length as
 // null, so that the library's copy accounting measures what the document
@@ -51,11 +56,11 @@ const nullStandIn = "-0E0"
 // level deeper, so this is never reached.
 const libraryDepth = 1 << 12
 
-// readBody reads a body in canonical form, with nullAs in place of null
-// when set: malformed JSON or a duplicated member is 400.0, nesting deeper
+// readBody reads a body in canonical form, nulls as opts says: malformed JSON or a duplicated member is 400.0, nesting deeper
 // than MaxDepth is 400.1.4.
-func readBody(body []byte, nullAs string) ([]byte, error) {
-	out, err := jsonx.Canonical(make([]byte, 0, len(body)), body, jsonx.Options{MaxDepth: MaxDepth, NullAs: nullAs})
+func readBody(body []byte, opts jsonx.Options) ([]byte, error) {
+	opts.MaxDepth = MaxDepth
+	out, err := jsonx.Canonical(make([]byte, 0, len(body)), body, opts)
 	var depth *jsonx.DepthError
 	var dup *jsonx.DuplicateError
 	switch {
@@ -74,7 +79,7 @@ func readBody(body []byte, nullAs string) ([]byte, error) {
 // changes nothing. Apply calls it with SPEC §4.1's allowlist; the RFC 6902
 // community suite calls it on the suite's own documents.
 func applyJSONPatch(doc, body []byte, allow func([]operation) error) ([]byte, error) {
-	canon, err := readBody(body, nullStandIn)
+	canon, err := readBody(body, jsonx.Options{NullAs: nullStandIn})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +167,7 @@ func isUnresolvedTest(err error) bool {
 // applyMergePatch applies an RFC 7396 object. It returns nil for an empty
 // object, which changes nothing.
 func applyMergePatch(doc, body []byte) ([]byte, error) {
-	canon, err := readBody(body, "")
+	canon, err := readBody(body, jsonx.Options{ArrayNullAs: nullStandIn})
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +196,10 @@ func applyMergePatch(doc, body []byte) ([]byte, error) {
 	out, err := jsonpatch.MergePatch(doc, canon)
 	if err != nil {
 		return nil, apierrors.NewBadContent("merge patch: " + err.Error())
+	}
+	out, err = jsonx.Canonical(make([]byte, 0, len(out)), out, jsonx.Options{MaxDepth: libraryDepth, NumberAsNull: nullStandIn})
+	if err != nil {
+		return nil, apierrors.NewInternal(fmt.Errorf("the merged document: %w", err))
 	}
 	return out, nil
 }

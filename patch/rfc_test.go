@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -154,5 +155,27 @@ func TestLibraryGaps(t *testing.T) {
 				t.Fatalf("got %v, want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMergePatchArraysAsGiven is gap 6: RFC 7396 §2 puts an array in place
+// as it is, nulls inside it included, whatever the target held.
+func TestMergePatchArraysAsGiven(t *testing.T) {
+	doc := []byte(`{"description":"x","tenant":null,"name":"n"}`)
+	body := []byte(`{"description":[{"b":null},null],"tenant":{"d":[{"b":null}],"e":{"f":null}},"name":null}`)
+	got, err := applyMergePatch(doc, body)
+	if err == nil {
+		t.Fatalf("name may not be null, got %s", got)
+	}
+	body = []byte(`{"description":[{"b":null},null],"tenant":{"d":[{"b":null}],"e":{"f":null}}}`)
+	got, err = applyMergePatch(doc, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	_ = json.Unmarshal(got, &g)
+	_ = json.Unmarshal([]byte(`{"description":[{"b":null},null],"tenant":{"d":[{"b":null}],"e":{}},"name":"n"}`), &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("got %s", got)
 	}
 }

@@ -39,6 +39,10 @@ type Options struct {
 	MaxDepth int
 	// NullAs, when set, is written in place of every null.
 	NullAs string
+	// ArrayNullAs, when set, is written in place of every null inside an
+	// array, at any depth: the nulls RFC 7396 reads as values rather than
+	// as removals.
+	ArrayNullAs string
 	// NumberAsNull, when set, is a number spelling read back as null: the
 	// inverse of NullAs.
 	NumberAsNull string
@@ -81,11 +85,12 @@ type frame struct {
 }
 
 type reader struct {
-	src  []byte
-	pos  int
-	out  []byte
-	opts Options
-	path []frame
+	src     []byte
+	pos     int
+	out     []byte
+	opts    Options
+	path    []frame
+	inArray int // arrays open around the current value
 }
 
 func (r *reader) syntax(msg string) error { return &SyntaxError{Offset: r.pos, Msg: msg} }
@@ -138,8 +143,11 @@ func (r *reader) value(depth int) error {
 	case c == 'f':
 		return r.literal("false", "false")
 	case c == 'n':
-		if r.opts.NullAs != "" {
+		switch {
+		case r.opts.NullAs != "":
 			return r.literal("null", r.opts.NullAs)
+		case r.opts.ArrayNullAs != "" && r.inArray > 0:
+			return r.literal("null", r.opts.ArrayNullAs)
 		}
 		return r.literal("null", "null")
 	}
@@ -231,7 +239,8 @@ func (r *reader) array(depth int) error {
 	r.pos++ // [
 	r.out = append(r.out, '[')
 	r.path = append(r.path, frame{array: true})
-	defer func() { r.path = r.path[:len(r.path)-1] }()
+	r.inArray++
+	defer func() { r.path, r.inArray = r.path[:len(r.path)-1], r.inArray-1 }()
 	r.space()
 	if r.pos < len(r.src) && r.src[r.pos] == ']' {
 		r.pos++

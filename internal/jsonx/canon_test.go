@@ -99,6 +99,10 @@ func TestCanonical(t *testing.T) {
 	if string(got) != `[-0E0,{"a":-0E0},0]` {
 		t.Errorf("NullAs: got %s", got)
 	}
+	got, _ = Canonical(nil, []byte(`{"a":null,"b":[null,{"c":null,"d":[null]}],"e":{"f":null}}`), Options{MaxDepth: 32, ArrayNullAs: "-0E0"})
+	if string(got) != `{"a":null,"b":[-0E0,{"c":-0E0,"d":[-0E0]}],"e":{"f":null}}` {
+		t.Errorf("ArrayNullAs: got %s", got)
+	}
 	got, _ = Canonical(nil, []byte(`[-0E0,{"a":-0E0},-0e0]`), Options{MaxDepth: 32, NumberAsNull: "-0E0"})
 	if string(got) != `[null,{"a":null},0]` {
 		t.Errorf("NumberAsNull: got %s", got)
