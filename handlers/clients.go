@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,34 +28,20 @@ func (s *Server) listOauthClients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]clientResponse, len(clients))
-	for i := range clients {
-		out[i] = newClientResponse(&clients[i])
-	}
 	if q.Count {
 		c.Response().Header().Set(headerTotalCount, strconv.FormatInt(total, 10))
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return c.JSONBlob(http.StatusOK, renderClients(clients))
 }
 
 // createOauthClient answers POST /oauth-clients: 201, Location, and the
 // secret, this once.
 func (s *Server) createOauthClient(c echo.Context) error {
-	var req clientRequest
-	if err := decodeClientRequest(c, &req, createReadOnly); err != nil {
+	req, err := decodeClientRequest(c, createBody)
+	if err != nil {
 		return err
 	}
-	cl := models.NewClient()
-	req.applyTo(&cl)
-	if req.Type != nil {
-		cl.Type = *req.Type
-	}
-	if req.Internal != nil {
-		cl.Internal = *req.Internal
-	}
-	if req.Scope != nil {
-		cl.Scope = req.Scope
-	}
+	cl := req.client
 	if err := cl.Validate(); err != nil {
 		return err
 	}
@@ -90,10 +77,7 @@ func (s *Server) getOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, etag, err := renderClient(&cl)
-	if err != nil {
-		return err
-	}
+	body, etag := renderClient(&cl)
 	h := c.Response().Header()
 	h.Set(headerETag, etag)
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && matchesETag(inm, etag, false) {
@@ -136,13 +120,16 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 // replaceOauthClient answers PUT /oauth-clients/{id} by Reltio's rule:
 // members left out go back to their create defaults.
 func (s *Server) replaceOauthClient(c echo.Context) error {
-	var req clientRequest
-	if err := decodeClientRequest(c, &req, replaceReadOnly); err != nil {
+	req, err := decodeClientRequest(c, replaceBody)
+	if err != nil {
 		return err
 	}
 	id := c.Param("id")
-	if req.ID != nil && *req.ID != id {
-		return apierrors.NewIllegalUpdate("id: must equal the id of the path")
+	if raw, sent := req.sent["id"]; sent {
+		var bodyID string
+		if err := json.Unmarshal(raw, &bodyID); err != nil || bodyID != id {
+			return apierrors.NewIllegalUpdate("id: must equal the id of the path")
+		}
 	}
 	ifMatch := c.Request().Header.Get("If-Match")
 	updated, err := s.store.UpdateClient(c.Request().Context(), id, func(cur *models.OAuthClient) error {
@@ -152,11 +139,7 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 		if err := req.checkFixedMembers(cur); err != nil {
 			return err
 		}
-		next := models.NewClient()
-		req.applyTo(&next)
-		next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
-		next.Type, next.Internal, next.Scope = cur.Type, cur.Internal, cur.Scope
-		next.SecretHash, next.TokenGeneration = cur.SecretHash, cur.TokenGeneration
+		next := req.replaced(cur)
 		if err := next.Validate(); err != nil {
 			return err
 		}

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,87 +27,43 @@ const (
 	headerETag       = "ETag"
 	// maxBodyBytes bounds every JSON request body (SPEC §4.3).
 	maxBodyBytes = 64 << 10
-	timeLayout   = "2006-01-02T15:04:05.000Z"
 )
 
-// clientResponse is an OAuth client on the wire, in SailPoint's member
-// order. It has no secret: clientWithSecret is the one type that does.
-type clientResponse struct {
-	ID                          string             `json:"id"`
-	BusinessName                *string            `json:"businessName"`
-	HomepageURL                 *string            `json:"homepageUrl"`
-	Name                        string             `json:"name"`
-	Description                 *string            `json:"description"`
-	Tenant                      *string            `json:"tenant"`
-	AccessTokenValiditySeconds  int                `json:"accessTokenValiditySeconds"`
-	RefreshTokenValiditySeconds int                `json:"refreshTokenValiditySeconds"`
-	RedirectURIs                []string           `json:"redirectUris"`
-	GrantTypes                  []models.GrantType `json:"grantTypes"`
-	AccessType                  models.AccessType  `json:"accessType"`
-	Type                        models.ClientType  `json:"type"`
-	Internal                    bool               `json:"internal"`
-	Enabled                     bool               `json:"enabled"`
-	StrongAuthSupported         bool               `json:"strongAuthSupported"`
-	ClaimsSupported             bool               `json:"claimsSupported"`
-	Created                     string             `json:"created"`
-	Modified                    string             `json:"modified"`
-	LastUsed                    *string            `json:"lastUsed"`
-	Scope                       []string           `json:"scope"`
-}
-
-// clientWithSecret is the response of create and of secret rotation, the
-// only two that show a secret. A PUBLIC client's secret is null.
-type clientWithSecret struct {
-	clientResponse
-	Secret *string `json:"secret"`
-}
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-func newClientResponse(c *models.OAuthClient) clientResponse {
-	r := clientResponse{
-		ID:                          c.ID,
-		BusinessName:                c.BusinessName,
-		HomepageURL:                 c.HomepageURL,
-		Name:                        c.Name,
-		Description:                 c.Description,
-		Tenant:                      c.Tenant,
-		AccessTokenValiditySeconds:  c.AccessTokenValiditySeconds,
-		RefreshTokenValiditySeconds: c.RefreshTokenValiditySeconds,
-		RedirectURIs:                nonNil(c.RedirectURIs),
-		GrantTypes:                  nonNil(c.GrantTypes),
-		AccessType:                  c.AccessType,
-		Type:                        c.Type,
-		Internal:                    c.Internal,
-		Enabled:                     c.Enabled,
-		StrongAuthSupported:         c.StrongAuthSupported,
-		ClaimsSupported:             c.ClaimsSupported,
-		Created:                     formatTime(c.Created),
-		Modified:                    formatTime(c.Modified),
-		Scope:                       nonNil(c.Scope),
+// appendClient appends c as the wire shows it: every member of the table,
+// in its order (SailPoint's). It has no secret: writeClientWithSecret is
+// the one writer that adds one.
+func appendClient(dst []byte, c *models.OAuthClient) []byte {
+	members := models.Members()
+	dst = append(dst, '{')
+	for i := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = members[i].AppendJSON(members[i].AppendKey(dst), c)
 	}
-	if c.LastUsed != nil {
-		s := formatTime(*c.LastUsed)
-		r.LastUsed = &s
-	}
-	return r
+	return append(dst, '}')
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
+// formatTime writes a date-time as every member of the wire does.
+func formatTime(t time.Time) string { return t.UTC().Format(models.TimeLayout) }
 
 // renderClient returns c's JSON and its strong ETag, a digest of exactly
 // that representation.
-func renderClient(c *models.OAuthClient) ([]byte, string, error) {
-	body, err := json.Marshal(newClientResponse(c))
-	if err != nil {
-		return nil, "", err
+func renderClient(c *models.OAuthClient) ([]byte, string) {
+	body := appendClient(make([]byte, 0, 1024), c)
+	return body, etagOf(body)
+}
+
+// renderClients returns the JSON array of clients.
+func renderClients(clients []models.OAuthClient) []byte {
+	body := append(make([]byte, 0, 2+len(clients)*768), '[')
+	for i := range clients {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = appendClient(body, &clients[i])
 	}
-	return body, etagOf(body), nil
+	return append(body, ']')
 }
 
 func etagOf(body []byte) string {
@@ -116,22 +72,29 @@ func etagOf(body []byte) string {
 }
 
 func writeClient(c echo.Context, status int, cl *models.OAuthClient) error {
-	body, etag, err := renderClient(cl)
-	if err != nil {
-		return err
-	}
+	body, etag := renderClient(cl)
 	c.Response().Header().Set(headerETag, etag)
 	return c.JSONBlob(status, body)
 }
 
+// secretMember is the one member of the wire that is not in the table of
+// members: only the answers of create and of secret rotation show it (null
+// for a PUBLIC client), and no request body may hold it.
+const secretMember = "secret"
+
+// writeClientWithSecret answers with cl and its secret. The ETag is that of
+// cl without the secret, as a GET shows it.
 func writeClientWithSecret(c echo.Context, status int, cl *models.OAuthClient, secret *string) error {
-	_, etag, err := renderClient(cl)
+	body, etag := renderClient(cl)
+	value, err := json.Marshal(secret)
 	if err != nil {
 		return err
 	}
+	body = append(body[:len(body)-1], ',')
+	body = append(append(append(body, `"`+secretMember+`":`...), value...), '}')
 	c.Response().Header().Set(headerETag, etag)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return writeJSON(c, status, clientWithSecret{clientResponse: newClientResponse(cl), Secret: secret})
+	return c.JSONBlob(status, body)
 }
 
 func writeJSON(c echo.Context, status int, v any) error {
@@ -148,10 +111,7 @@ func checkIfMatch(header string, cur *models.OAuthClient) error {
 	if header == "" {
 		return nil
 	}
-	_, etag, err := renderClient(cur)
-	if err != nil {
-		return err
-	}
+	_, etag := renderClient(cur)
 	if !matchesETag(header, etag, true) {
 		return apierrors.NewPreconditionFailed("If-Match: the client has changed; its current ETag is " + etag)
 	}
@@ -210,157 +170,100 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// clientRequest is the body of create and of PUT. Pointers tell a member
-// left out from one sent; null has been refused for the members that may
-// not be null before decoding.
+// clientRequest is a create or PUT body, decoded strictly.
 type clientRequest struct {
-	ID                          *string            `json:"id"`
-	Name                        *string            `json:"name"`
-	Description                 *string            `json:"description"`
-	BusinessName                *string            `json:"businessName"`
-	HomepageURL                 *string            `json:"homepageUrl"`
-	Tenant                      *string            `json:"tenant"`
-	AccessTokenValiditySeconds  *int               `json:"accessTokenValiditySeconds"`
-	RefreshTokenValiditySeconds *int               `json:"refreshTokenValiditySeconds"`
-	RedirectURIs                []string           `json:"redirectUris"`
-	GrantTypes                  []models.GrantType `json:"grantTypes"`
-	AccessType                  *models.AccessType `json:"accessType"`
-	Type                        *models.ClientType `json:"type"`
-	Internal                    *bool              `json:"internal"`
-	Enabled                     *bool              `json:"enabled"`
-	StrongAuthSupported         *bool              `json:"strongAuthSupported"`
-	ClaimsSupported             *bool              `json:"claimsSupported"`
-	Scope                       []string           `json:"scope"`
-	Created                     *string            `json:"created"`
-	Modified                    *string            `json:"modified"`
-	LastUsed                    *string            `json:"lastUsed"`
+	// sent holds the members of the body, by name.
+	sent map[string]json.RawMessage
+	// client holds the values of the body's Mutable and Immutable members,
+	// and the create defaults of the others.
+	client models.OAuthClient
 }
 
-// memberTypes names the JSON type of every member a client body may hold,
-// for error causes; it is also the set of known members.
-var memberTypes = map[string]string{
-	"id": "a string", "name": "a string", "description": "a string or null",
-	"businessName": "a string or null", "homepageUrl": "a string or null", "tenant": "a string or null",
-	"accessTokenValiditySeconds": "an integer", "refreshTokenValiditySeconds": "an integer",
-	"redirectUris": "an array of strings", "grantTypes": "an array of strings",
-	"accessType": "a string", "type": "a string", "internal": "a boolean", "enabled": "a boolean",
-	"strongAuthSupported": "a boolean", "claimsSupported": "a boolean", "scope": "an array of strings",
-	"created": "a date-time string", "modified": "a date-time string", "lastUsed": "a date-time string or null",
-	"secret": "a string",
-}
+// bodyKind says which members a body may not hold: on create every
+// server-set member; on PUT only the secret (id and timestamps may come
+// back from a GET body, and are then ignored).
+type bodyKind int
 
-// Members a body may not carry: on create every server-set member; on PUT
-// only the secret (id and timestamps may come back from a GET body).
-var (
-	createReadOnly  = []string{"id", "created", "modified", "lastUsed", "secret"}
-	replaceReadOnly = []string{"secret"}
+const (
+	createBody bodyKind = iota
+	replaceBody
 )
+
+func (k bodyKind) readOnly(name string, m *models.Member) bool {
+	return name == secretMember || k == createBody && m != nil && m.Access == models.ServerSet
+}
 
 // decodeClientRequest reads a create or PUT body strictly: JSON only, one
 // object, no duplicate, unknown or read-only member, no null where a value
 // is required, every member of its type.
-func decodeClientRequest(c echo.Context, req *clientRequest, readOnly []string) error {
+func decodeClientRequest(c echo.Context, kind bodyKind) (clientRequest, error) {
 	if _, err := requireMediaType(c, echo.MIMEApplicationJSON); err != nil {
-		return err
+		return clientRequest{}, err
 	}
 	body, err := readBody(c, maxBodyBytes)
 	if err != nil {
-		return err
+		return clientRequest{}, err
 	}
-	members, err := objectMembers(body)
+	names, values, err := jsonx.Object(body)
 	if err != nil {
-		return err
+		return clientRequest{}, err
+	}
+	req := clientRequest{sent: make(map[string]json.RawMessage, len(names)), client: models.NewClient()}
+	for i, name := range names {
+		req.sent[name] = values[i]
 	}
 	var causes []apierrors.Cause
-	names := make([]string, 0, len(members))
-	for name := range members {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		raw := members[name]
+	for _, name := range slices.Sorted(maps.Keys(req.sent)) {
+		m, known := models.LookupMember(name)
 		switch {
-		case slices.Contains(readOnly, name):
+		case kind.readOnly(name, m):
 			causes = append(causes, apierrors.Cause{Kind: apierrors.KindIllegalUpdate, Field: name, Reason: "is read-only"})
-		case memberTypes[name] == "":
+		case !known:
 			causes = append(causes, apierrors.Cause{Kind: apierrors.KindIllegalValue, Field: name, Reason: "unknown member"})
-		case bytes.Equal(raw, []byte("null")) && !models.IsNullable(name) && name != "lastUsed":
+		case bytes.Equal(req.sent[name], []byte("null")) && !m.Nullable:
 			causes = append(causes, apierrors.Cause{Kind: apierrors.KindRequired, Field: name, Reason: "must not be null"})
 		}
 	}
 	if err := apierrors.NewInvalid(causes...); err != nil {
-		return err
+		return clientRequest{}, err
 	}
-	if err := json.Unmarshal(body, req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			field, _, _ := strings.Cut(typeErr.Field, ".")
-			return apierrors.NewIllegalValue(field + ": must be " + memberTypes[field])
-		}
-		return apierrors.NewBadSyntax("body: " + err.Error())
-	}
-	return nil
-}
-
-// objectMembers splits a JSON object into its members, refusing anything
-// but exactly one object and any duplicated member name.
-func objectMembers(body []byte) (map[string]json.RawMessage, error) {
-	names, values, err := jsonx.Object(body)
-	if err != nil {
-		return nil, err
-	}
-	members := make(map[string]json.RawMessage, len(names))
+	// In the body's order, so that the first wrong type is the one named.
 	for i, name := range names {
-		members[name] = values[i]
+		m, _ := models.LookupMember(name)
+		var ok bool
+		if m.Access == models.ServerSet {
+			ok = m.CheckJSON(values[i])
+		} else {
+			ok = m.DecodeJSON(&req.client, values[i]) == nil
+		}
+		if !ok {
+			return clientRequest{}, apierrors.NewIllegalValue(name + ": must be " + m.TypePhrase())
+		}
 	}
-	return members, nil
+	return req, nil
 }
 
-// applyTo sets the members of c that create and PUT share; members left out
-// keep c's (default) values.
-func (r *clientRequest) applyTo(c *models.OAuthClient) {
-	if r.Name != nil {
-		c.Name = *r.Name
+// replaced returns cur replaced by the body as PUT does (Reltio's rule):
+// every Mutable member takes the body's value, or its create default when
+// the body leaves it out; everything else stays cur's.
+func (r *clientRequest) replaced(cur *models.OAuthClient) models.OAuthClient {
+	next := cur.Clone()
+	for _, m := range models.PatchableMembers() {
+		m.Copy(&next, &r.client)
 	}
-	c.Description, c.BusinessName, c.HomepageURL, c.Tenant = r.Description, r.BusinessName, r.HomepageURL, r.Tenant
-	if r.AccessTokenValiditySeconds != nil {
-		c.AccessTokenValiditySeconds = *r.AccessTokenValiditySeconds
-	}
-	if r.RefreshTokenValiditySeconds != nil {
-		c.RefreshTokenValiditySeconds = *r.RefreshTokenValiditySeconds
-	}
-	if r.RedirectURIs != nil {
-		c.RedirectURIs = r.RedirectURIs
-	}
-	if r.GrantTypes != nil {
-		c.GrantTypes = r.GrantTypes
-	}
-	if r.AccessType != nil {
-		c.AccessType = *r.AccessType
-	}
-	if r.Enabled != nil {
-		c.Enabled = *r.Enabled
-	}
-	if r.StrongAuthSupported != nil {
-		c.StrongAuthSupported = *r.StrongAuthSupported
-	}
-	if r.ClaimsSupported != nil {
-		c.ClaimsSupported = *r.ClaimsSupported
-	}
+	return next
 }
 
-// checkFixedMembers enforces PUT's rule that type, internal and scope may be
-// sent only with their current values.
+// checkFixedMembers enforces PUT's rule that the Immutable members (type,
+// internal, scope) may be sent only with their current values.
 func (r *clientRequest) checkFixedMembers(cur *models.OAuthClient) error {
 	var causes []string
-	if r.Type != nil && *r.Type != cur.Type {
-		causes = append(causes, "type: cannot be changed")
-	}
-	if r.Internal != nil && *r.Internal != cur.Internal {
-		causes = append(causes, "internal: cannot be changed")
-	}
-	if r.Scope != nil && !slices.Equal(r.Scope, cur.Scope) {
-		causes = append(causes, "scope: cannot be changed")
+	members := models.Members()
+	for i := range members {
+		m := &members[i]
+		if _, sent := r.sent[m.Name]; sent && m.Access == models.Immutable && !m.Equal(&r.client, cur) {
+			causes = append(causes, m.Name+": cannot be changed")
+		}
 	}
 	if len(causes) > 0 {
 		return apierrors.NewIllegalUpdate(causes...)

@@ -23,8 +23,8 @@ type codec interface {
 	field(c *OAuthClient) any
 }
 
-// timeLayout is SPEC §2's date-time: RFC 3339, UTC, milliseconds.
-const timeLayout = "2006-01-02T15:04:05.000Z"
+// TimeLayout is SPEC §2's date-time: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // decodeInto unmarshals raw into a fresh T, so that a failure changes
 // nothing.
@@ -218,7 +218,7 @@ func (f optInstant) load(c *OAuthClient, v Cell) error {
 
 func appendTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, timeLayout)
+	dst = t.UTC().AppendFormat(dst, TimeLayout)
 	return append(dst, '"')
 }
 
