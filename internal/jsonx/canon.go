@@ -81,7 +81,7 @@ func Check(src []byte, maxDepth int) error {
 type frame struct {
 	array bool
 	index int
-	name  string
+	name  []byte
 }
 
 type reader struct {
@@ -95,7 +95,7 @@ type reader struct {
 
 func (r *reader) syntax(msg string) error { return &SyntaxError{Offset: r.pos, Msg: msg} }
 
-// pointer names the value being read: its frames, fewer drop the innermost.
+// pointer is the RFC 6901 pointer of the value the frames lead to.
 func (r *reader) pointer(frames []frame) string {
 	var b strings.Builder
 	for _, f := range frames {
@@ -103,7 +103,7 @@ func (r *reader) pointer(frames []frame) string {
 		if f.array {
 			b.WriteString(strconv.Itoa(f.index))
 		} else {
-			b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(f.name))
+			b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(string(f.name)))
 		}
 	}
 	return b.String()
@@ -134,7 +134,7 @@ func (r *reader) value(depth int) error {
 		}
 		return r.array(depth + 1)
 	case c == '"':
-		_, err := r.str(true)
+		_, err := r.str()
 		return err
 	case c == '-' || c >= '0' && c <= '9':
 		return r.number()
@@ -168,7 +168,7 @@ func (r *reader) object(depth int) error {
 	r.out = append(r.out, '{')
 	r.path = append(r.path, frame{})
 	defer func() { r.path = r.path[:len(r.path)-1] }()
-	var names []string // small objects: a linear scan beats a map
+	var names [][]byte // small objects: a linear scan beats a map
 	var set map[string]bool
 	r.space()
 	if r.pos < len(r.src) && r.src[r.pos] == '}' {
@@ -183,28 +183,28 @@ func (r *reader) object(depth int) error {
 		if r.pos >= len(r.src) || r.src[r.pos] != '"' {
 			return r.syntax("expected a member name")
 		}
-		name, err := r.str(true)
+		name, err := r.str()
 		if err != nil {
 			return err
 		}
 		if set == nil && len(names) == 16 {
 			set = make(map[string]bool, 32)
 			for _, s := range names {
-				set[s] = true
+				set[string(s)] = true
 			}
 		}
 		dup := false
 		if set != nil {
-			dup = set[name]
-			set[name] = true
+			dup = set[string(name)]
+			set[string(name)] = true
 		} else {
 			for _, s := range names {
-				dup = dup || s == name
+				dup = dup || bytes.Equal(s, name)
 			}
 			names = append(names, name)
 		}
 		if dup {
-			return &DuplicateError{Name: name, Pointer: r.pointer(r.path[:len(r.path)-1])}
+			return &DuplicateError{Name: string(name), Pointer: r.pointer(r.path[:len(r.path)-1])}
 		}
 		r.path[len(r.path)-1].name = name
 		r.space()
@@ -273,15 +273,15 @@ func (r *reader) array(depth int) error {
 	}
 }
 
-// str reads a string at r.pos, appends its canonical encoding and, when
-// decode is set, returns its value.
-func (r *reader) str(decode bool) (string, error) {
+// str reads a string at r.pos, appends its canonical encoding and returns
+// its value, which for a string without escapes shares r.src.
+func (r *reader) str() ([]byte, error) {
 	start := r.pos
 	r.pos++       // "
 	plain := true // no escape and nothing encoding/json would escape
 	for {
 		if r.pos >= len(r.src) {
-			return "", r.syntax("unexpected end of JSON input in a string")
+			return nil, r.syntax("unexpected end of JSON input in a string")
 		}
 		c := r.src[r.pos]
 		switch {
@@ -290,40 +290,37 @@ func (r *reader) str(decode bool) (string, error) {
 			raw := r.src[start:r.pos]
 			if plain {
 				r.out = append(r.out, raw...)
-				if decode {
-					return string(raw[1 : len(raw)-1]), nil
-				}
-				return "", nil
+				return raw[1 : len(raw)-1], nil
 			}
 			s, err := unquote(raw)
 			if err != nil {
-				return "", &SyntaxError{Offset: start, Msg: err.Error()}
+				return nil, &SyntaxError{Offset: start, Msg: err.Error()}
 			}
 			r.out = appendString(r.out, s)
-			return s, nil
+			return []byte(s), nil
 		case c < 0x20:
-			return "", r.syntax("control character in a string")
+			return nil, r.syntax("control character in a string")
 		case c == '\\':
 			plain = false
 			r.pos++
 			if r.pos >= len(r.src) {
-				return "", r.syntax("unexpected end of JSON input in a string")
+				return nil, r.syntax("unexpected end of JSON input in a string")
 			}
 			switch r.src[r.pos] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				r.pos++
 			case 'u':
 				if r.pos+5 > len(r.src) {
-					return "", r.syntax("short \\u escape")
+					return nil, r.syntax("short \\u escape")
 				}
 				for _, h := range r.src[r.pos+1 : r.pos+5] {
 					if !isHex(h) {
-						return "", r.syntax("invalid \\u escape")
+						return nil, r.syntax("invalid \\u escape")
 					}
 				}
 				r.pos += 5
 			default:
-				return "", r.syntax("invalid escape in a string")
+				return nil, r.syntax("invalid escape in a string")
 			}
 		case c == '<' || c == '>' || c == '&' || c >= 0x80:
 			plain = false
