@@ -39,13 +39,14 @@ type Options struct {
 	MaxDepth int
 	// NullAs, when set, is written in place of every null.
 	NullAs string
-	// ArrayNullAs, when set, is written in place of every null inside an
-	// array, at any depth: the nulls RFC 7396 reads as values rather than
-	// as removals.
-	ArrayNullAs string
-	// NumberAsNull, when set, is a number spelling read back as null: the
-	// inverse of NullAs.
-	NumberAsNull string
+	// DropNullMembers leaves out every object member whose value is null,
+	// except inside arrays: RFC 7396 §2's MergePatch({}, value).
+	DropNullMembers bool
+	// Substitute maps number spellings, exactly as written in the input,
+	// to the text written in their place: the inverse of NullAs, or of
+	// any other stand-in a caller chose among spellings Canonical never
+	// writes (an upper-case E, say).
+	Substitute map[string]string
 }
 
 // Canonical checks that src is exactly one JSON text (RFC 8259) nested at
@@ -143,11 +144,8 @@ func (r *reader) value(depth int) error {
 	case c == 'f':
 		return r.literal("false", "false")
 	case c == 'n':
-		switch {
-		case r.opts.NullAs != "":
+		if r.opts.NullAs != "" {
 			return r.literal("null", r.opts.NullAs)
-		case r.opts.ArrayNullAs != "" && r.inArray > 0:
-			return r.literal("null", r.opts.ArrayNullAs)
 		}
 		return r.literal("null", "null")
 	}
@@ -176,8 +174,9 @@ func (r *reader) object(depth int) error {
 		r.out = append(r.out, '}')
 		return nil
 	}
-	for n := 0; ; n++ {
-		if n > 0 {
+	for written := 0; ; {
+		mark := len(r.out)
+		if written > 0 {
 			r.out = append(r.out, ',')
 		}
 		if r.pos >= len(r.src) || r.src[r.pos] != '"' {
@@ -214,8 +213,14 @@ func (r *reader) object(depth int) error {
 		r.pos++
 		r.out = append(r.out, ':')
 		r.space()
+		drop := r.opts.DropNullMembers && r.inArray == 0 && bytes.HasPrefix(r.src[r.pos:], []byte("null"))
 		if err := r.value(depth); err != nil {
 			return err
+		}
+		if drop {
+			r.out = r.out[:mark]
+		} else {
+			written++
 		}
 		r.space()
 		if r.pos >= len(r.src) {
@@ -461,8 +466,8 @@ func (r *reader) number() error {
 		}
 	}
 	lit := r.src[start:r.pos]
-	if r.opts.NumberAsNull != "" && string(lit) == r.opts.NumberAsNull {
-		r.out = append(r.out, "null"...)
+	if as, ok := r.opts.Substitute[string(lit)]; ok {
+		r.out = append(r.out, as...)
 		return nil
 	}
 	r.out = AppendCanonicalNumber(r.out, lit)

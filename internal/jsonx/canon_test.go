@@ -99,13 +99,13 @@ func TestCanonical(t *testing.T) {
 	if string(got) != `[-0E0,{"a":-0E0},0]` {
 		t.Errorf("NullAs: got %s", got)
 	}
-	got, _ = Canonical(nil, []byte(`{"a":null,"b":[null,{"c":null,"d":[null]}],"e":{"f":null}}`), Options{MaxDepth: 32, ArrayNullAs: "-0E0"})
-	if string(got) != `{"a":null,"b":[-0E0,{"c":-0E0,"d":[-0E0]}],"e":{"f":null}}` {
-		t.Errorf("ArrayNullAs: got %s", got)
+	got, _ = Canonical(nil, []byte(`{"a":null,"b":[null,{"c":null,"d":[null]}],"e":{"f":null,"g":1,"h":null},"i":null}`), Options{MaxDepth: 32, DropNullMembers: true})
+	if string(got) != `{"b":[null,{"c":null,"d":[null]}],"e":{"g":1}}` {
+		t.Errorf("DropNullMembers: got %s", got)
 	}
-	got, _ = Canonical(nil, []byte(`[-0E0,{"a":-0E0},-0e0]`), Options{MaxDepth: 32, NumberAsNull: "-0E0"})
-	if string(got) != `[null,{"a":null},0]` {
-		t.Errorf("NumberAsNull: got %s", got)
+	got, _ = Canonical(nil, []byte(`[-0E0,{"a":-0E0},-0e0,-0E7]`), Options{MaxDepth: 32, Substitute: map[string]string{"-0E0": "null", "-0E7": `{"x":[]}`}})
+	if string(got) != `[null,{"a":null},0,{"x":[]}]` {
+		t.Errorf("Substitute: got %s", got)
 	}
 }
 
