@@ -24,6 +24,12 @@ const (
 	MethodSecretPost Method = "client_secret_post"
 )
 
+// Methods returns the names of the methods Authenticate accepts, for RFC
+// 8414 metadata.
+func Methods() []string {
+	return []string{string(MethodSecretBasic), string(MethodSecretPost)}
+}
+
 // ClientAuth is what a request to a token, introspection or revocation
 // endpoint says about its client, as the HTTP layer read it.
 type ClientAuth struct {

@@ -213,7 +213,7 @@ type authorizationServerMetadata struct {
 // /.well-known/oauth-authorization-server (RFC 8414).
 func (s *Server) getAuthorizationServerMetadata(c echo.Context) error {
 	base := strings.TrimSuffix(s.issuer, "/")
-	methods := []string{"client_secret_basic", "client_secret_post"}
+	methods := authserver.Methods()
 	return writeJSON(c, http.StatusOK, authorizationServerMetadata{
 		Issuer:                            s.issuer,
 		TokenEndpoint:                     base + "/oauth/token",
