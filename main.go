@@ -150,10 +150,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 
+	// Other servers' changes arrive by PostgreSQL notification within
+	// milliseconds; the tracker's and the keys' polling remain the fallback
+	// for a notification missed while the listening connection was down.
+	keysWake := make(chan struct{}, 1)
+	listenDone := make(chan struct{})
+	go func() {
+		defer close(listenDone)
+		store.Listen(trackerCtx, func(payload string) {
+			if payload == db.NotifyTokens || payload == db.NotifyReconnected {
+				tracker.Wake()
+			}
+			if payload == db.NotifyKeys || payload == db.NotifyReconnected {
+				select {
+				case keysWake <- struct{}{}:
+				default:
+				}
+			}
+		}, func(err error) {
+			logger.Warn("change notifications interrupted; polling meanwhile", "error", err.Error())
+		})
+	}()
 	keysDone := make(chan struct{})
 	go func() {
 		defer close(keysDone)
-		keys.Run(trackerCtx, keyMaintenanceEvery, nil, func(err error) {
+		keys.Run(trackerCtx, keyMaintenanceEvery, keysWake, func(err error) {
 			logger.Error("signing key maintenance failed", "error", err.Error())
 		})
 	}()
@@ -217,6 +238,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopTracker()
 	<-trackerDone
 	<-keysDone
+	<-listenDone
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

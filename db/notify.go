@@ -3,18 +3,39 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // NotifyChannel is the PostgreSQL channel on which every change that other
-// servers must see at once is announced, in the transaction that makes it.
+// servers must see at once is announced, in the transaction that makes it,
+// so that the announcement is sent if and only if the change commits.
 const NotifyChannel = "clientele"
 
 // Payloads of NotifyChannel: what a listening server should read again.
 const (
 	// NotifyKeys: the signing keys changed.
 	NotifyKeys = "keys"
-	// NotifyTokens: a token event was recorded.
+	// NotifyTokens: a token event was recorded (a token revoked, or a
+	// client's tokens ended).
 	NotifyTokens = "tokens"
+	// NotifyReconnected is what Listen reports after every (re)connection:
+	// announcements may have been missed, read everything again.
+	NotifyReconnected = ""
+)
+
+// ListenApplicationName names the listening connection in
+// pg_stat_activity.
+const ListenApplicationName = "clientele-listen"
+
+// Reconnection delays of Listen: doubling from the first to the last while
+// connections keep failing; a connection that lived stableAfter resets it.
+const (
+	listenRetryFirst = 100 * time.Millisecond
+	listenRetryMax   = 5 * time.Second
+	stableAfter      = 10 * time.Second
 )
 
 // notifyTx announces payload on NotifyChannel when tx commits. SQLite has
@@ -25,4 +46,64 @@ func (s *Store) notifyTx(ctx context.Context, tx *sql.Tx, payload string) error 
 	}
 	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, payload)
 	return err
+}
+
+// CanListen reports whether Listen hears other servers: only PostgreSQL
+// has any.
+func (s *Store) CanListen() bool { return s.dialect == Postgres }
+
+// Listen delivers every payload announced on NotifyChannel by any server
+// sharing the store to onChange, and NotifyReconnected after each
+// (re)connection. It holds one dedicated connection, outside the pools,
+// reconnects by itself when it breaks (reporting why to onError), and
+// returns when ctx ends. On SQLite it returns at once. onChange must not
+// block for long: notifications wait meanwhile.
+func (s *Store) Listen(ctx context.Context, onChange func(payload string), onError func(error)) {
+	if s.dialect != Postgres {
+		return
+	}
+	retry := listenRetryFirst
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := s.listenOnce(ctx, onChange)
+		if ctx.Err() != nil {
+			return
+		}
+		if onError != nil {
+			onError(fmt.Errorf("listening for changes of other servers: %s", oneLine(err)))
+		}
+		if time.Since(start) >= stableAfter {
+			retry = listenRetryFirst
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+		retry = min(2*retry, listenRetryMax)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, onChange func(string)) error {
+	cfg, err := pgx.ParseConfig(s.pgURL)
+	if err != nil {
+		return err
+	}
+	cfg.RuntimeParams["application_name"] = ListenApplicationName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		return err
+	}
+	onChange(NotifyReconnected)
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		onChange(n.Payload)
+	}
 }

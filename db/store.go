@@ -53,6 +53,8 @@ type Store struct {
 	lockingSelect *sql.Stmt
 	closers       []func() error
 	now           func() time.Time
+	// pgURL is the PostgreSQL URL, for the listening connection.
+	pgURL string
 }
 
 // finish sets up what every dialect shares once the pools are open.
@@ -195,7 +197,7 @@ func openPostgres(rawURL string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("database %s is unreachable: %s", redact(rawURL), oneLine(err))
 	}
-	s := &Store{dialect: Postgres, w: g, r: g, closers: []func() error{sqlDB.Close}, now: time.Now}
+	s := &Store{dialect: Postgres, w: g, r: g, closers: []func() error{sqlDB.Close}, now: time.Now, pgURL: u.String()}
 	return s.finish(), nil
 }
 

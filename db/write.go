@@ -78,14 +78,17 @@ func endsTokens(before, after *models.OAuthClient) bool {
 
 const insertTokenEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"
 
-// insertTokenEvent is the one writer of token events.
+// insertTokenEvent is the one writer of token events. It announces the
+// event on PostgreSQL, so that every server reads it at once.
 func (s *Store) insertTokenEvent(ctx context.Context, tx *sql.Tx, ev models.TokenEvent) error {
 	var jti *string
 	if ev.JTI != "" {
 		jti = &ev.JTI
 	}
-	_, err := tx.ExecContext(ctx, s.rebind(insertTokenEventSQL), ev.ClientID, jti, ev.ExpiresAt.UnixMilli(), ev.Created.UnixMilli())
-	return err
+	if _, err := tx.ExecContext(ctx, s.rebind(insertTokenEventSQL), ev.ClientID, jti, ev.ExpiresAt.UnixMilli(), ev.Created.UnixMilli()); err != nil {
+		return err
+	}
+	return s.notifyTx(ctx, tx, NotifyTokens)
 }
 
 // prepareWrites prepares, once the schema exists, the statement the write

@@ -376,3 +376,28 @@ func TestNoPrivateMaterialShown(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerWakes: an announced change is read at once, not at the next
+// poll.
+func TestTrackerWakes(t *testing.T) {
+	s := newMemStore()
+	tr := NewTracker(s, TrackerOptions{PollInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = tr.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for !tr.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	c := client("w")
+	s.put(c)
+	s.event(models.TokenEvent{ClientID: "w", JTI: "j", ExpiresAt: time.Now().Add(time.Hour), Created: time.Now()})
+	tr.Wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for tr.Check(context.Background(), Claims{ClientID: "w", JTI: "j"}) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a woken tracker did not read the revocation")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -77,6 +77,8 @@ type Tracker struct {
 	changes atomic.Uint64
 	loads   singleflight.Group
 	ready   atomic.Bool
+	// wake asks Run to poll now; a pending wake absorbs further ones.
+	wake chan struct{}
 }
 
 // NewTracker returns a Tracker reading s.
@@ -90,7 +92,8 @@ func NewTracker(s StateStore, opts TrackerOptions) *Tracker {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	return &Tracker{store: s, opts: opts, clients: map[string]clientState{}, revoked: map[string]time.Time{}}
+	return &Tracker{store: s, opts: opts, clients: map[string]clientState{}, revoked: map[string]time.Time{},
+		wake: make(chan struct{}, 1)}
 }
 
 func stateOf(c *models.OAuthClient) clientState {
@@ -187,13 +190,22 @@ func (t *Tracker) Revoked(jti string, exp time.Time) {
 	t.mu.Unlock()
 }
 
+// Wake makes Run read the store's events now instead of at the next tick:
+// another server announced a change. It never blocks.
+func (t *Tracker) Wake() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Ready reports whether the first load of revocations is done.
 func (t *Tracker) Ready() bool { return t.ready.Load() }
 
 // Run loads every unexpired revocation, then polls the store's events every
-// PollInterval until ctx ends. A failed poll is retried at the next tick
-// from the last successful one, so nothing is missed while the store is
-// away.
+// PollInterval, and at once on Wake, until ctx ends. A failed poll is
+// retried at the next tick from the last successful one, so nothing is
+// missed while the store is away.
 func (t *Tracker) Run(ctx context.Context) error {
 	since := t.opts.Clock().Add(-longestLifetime)
 	seen := map[eventKey]time.Time{}
@@ -221,6 +233,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+		case <-t.wake:
 		}
 	}
 }
