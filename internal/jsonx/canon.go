@@ -495,8 +495,11 @@ func AppendCanonicalNumber(dst, lit []byte) []byte {
 	}
 	// value = 0.D × 10^point after dropping zeros: D are the significant
 	// digits, point where the decimal point falls among them.
-	digits := make([]byte, 0, len(intPart)+len(frac))
-	digits = append(append(digits, intPart...), frac...)
+	digits := intPart
+	if len(frac) > 0 {
+		var buf [48]byte // on the stack for all but very long literals
+		digits = append(append(buf[:0], intPart...), frac...)
+	}
 	lead := 0
 	for lead < len(digits) && digits[lead] == '0' {
 		lead++
