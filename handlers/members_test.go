@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/clientele/clientele/models"
 )
 
@@ -203,4 +205,87 @@ func TestEveryMemberRoundTrips(t *testing.T) {
 	}
 	checkMembers(t, "PUT of the required members", h.call(http.MethodPut, path, "application/json", objectOf(minimal), http.StatusOK), current)
 	checkMembers(t, "GET after that PUT", h.call(http.MethodGet, path, "", "", http.StatusOK), current)
+}
+
+// TestSpecDescribesEveryMember holds openapi.yaml's client schemas to the
+// table of members: the representation shows every member; a create body
+// may hold the members a request sets, a PUT body those and the server's;
+// a merge patch the patchable ones. Types, nullability and the required
+// members agree.
+func TestSpecDescribesEveryMember(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := func(*models.Member) bool { return true }
+	settable := func(m *models.Member) bool { return m.Access != models.ServerSet }
+	for _, tt := range []struct {
+		schema   string
+		includes func(*models.Member) bool
+		required func(*models.Member) bool
+	}{
+		{"OAuthClient", all, all},
+		{"CreateOAuthClientRequest", settable, func(m *models.Member) bool { return m.Required }},
+		{"ReplaceOAuthClientRequest", all, func(m *models.Member) bool { return m.Required }},
+		{"OAuthClientMergePatch", (*models.Member).Patchable, func(*models.Member) bool { return false }},
+	} {
+		ref := doc.Components.Schemas[tt.schema]
+		if ref == nil {
+			t.Fatalf("openapi.yaml has no schema %s", tt.schema)
+		}
+		s := ref.Value
+		var want, wantRequired []string
+		members := models.Members()
+		for i := range members {
+			m := &members[i]
+			if !tt.includes(m) {
+				continue
+			}
+			want = append(want, m.Name)
+			if tt.required(m) {
+				wantRequired = append(wantRequired, m.Name)
+			}
+			p := s.Properties[m.Name]
+			if p == nil {
+				continue
+			}
+			if p.Value.Nullable != m.Nullable {
+				t.Errorf("%s.%s: nullable %v, the table says %v", tt.schema, m.Name, p.Value.Nullable, m.Nullable)
+			}
+			if got := specType(p.Value); got != m.Type {
+				t.Errorf("%s.%s: type %v in openapi.yaml, %v in the table", tt.schema, m.Name, got, m.Type)
+			}
+		}
+		got := slices.Sorted(maps.Keys(s.Properties))
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: properties %v, want the table's %v", tt.schema, got, want)
+		}
+		gotRequired := slices.Sorted(slices.Values(s.Required))
+		slices.Sort(wantRequired)
+		if !slices.Equal(gotRequired, wantRequired) {
+			t.Errorf("%s: required %v, want %v", tt.schema, gotRequired, wantRequired)
+		}
+	}
+}
+
+// specType is the table's JSON type of an OpenAPI schema.
+func specType(s *openapi3.Schema) models.JSONType {
+	switch {
+	case s.Type.Is("string") && s.Format == "date-time":
+		return models.DateTime
+	case s.Type.Is("string"):
+		return models.String
+	case s.Type.Is("integer"):
+		return models.Integer
+	case s.Type.Is("boolean"):
+		return models.Boolean
+	case s.Type.Is("object"):
+		return models.Object
+	case s.Type.Is("array") && s.Items != nil && s.Items.Value.Type.Is("string"):
+		return models.StringArray
+	case s.Type.Is("array") && s.Items != nil && s.Items.Value.Type.Is("object"):
+		return models.ObjectArray
+	}
+	return 0
 }

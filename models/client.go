@@ -1,5 +1,7 @@
 // Package models holds Clientele's domain: the OAuth client, its defaults,
-// its patchable projection and Validate. It knows nothing of HTTP or storage.
+// the table of its members (members.go), from which the wire, patch and the
+// store derive their handling of each member, and Validate. It knows
+// nothing of HTTP or storage.
 package models
 
 import (

@@ -156,8 +156,10 @@ type Cell struct {
 }
 
 // members is the table: every member of a client, in the order of the wire
-// representation (SailPoint's). A new member is added here, to
-// OAuthClient, to a migration and to openapi.yaml.
+// representation (SailPoint's). A new member is a row here and a field of
+// OAuthClient, its rules in Validate, a migration adding its column, its
+// schema in openapi.yaml, and sample values in the round-trip test
+// (handlers/members_test.go); tests fail until each of these is there.
 var members = []Member{
 	{Name: "id", Type: String, Access: ServerSet, Column: "id",
 		codec: text[string](func(c *OAuthClient) *string { return &c.ID })},
