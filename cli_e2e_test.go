@@ -188,7 +188,7 @@ func TestCLIHelpEverywhere(t *testing.T) {
 	for _, args := range [][]string{
 		{"help"}, {"clients", "--help"}, {"clients", "list", "--help"}, {"clients", "get", "--help"},
 		{"clients", "create", "--help"}, {"clients", "patch", "--help"}, {"clients", "delete", "--help"},
-		{"clients", "rotate", "--help"},
+		{"clients", "rotate", "--help"}, {"export", "--help"}, {"apply", "--help"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := cli.Main(context.Background(), args, cli.Env{Getenv: func(string) string { return "" },

@@ -26,7 +26,7 @@ type Env struct {
 
 // commands are the first arguments that select the command line rather
 // than the server.
-var commands = []string{"clients", "help", "completion"}
+var commands = []string{"clients", "export", "apply", "help", "completion"}
 
 // IsCommand reports whether arg, the first argument of the process, names a
 // subcommand of the command line. Anything else (a flag, `serve`, nothing)
@@ -83,7 +83,7 @@ CLIENTELE_CLIENT_ID and CLIENTELE_CLIENT_SECRET.`,
 	pf.StringVar(&o.url, "url", "", "the server's base URL (env CLIENTELE_URL; default http://localhost:8080)")
 	pf.StringVar(&o.clientID, "client-id", "", "the client id to authenticate as (env CLIENTELE_CLIENT_ID)")
 	pf.StringVar(&o.secret, "client-secret", "", "that client's secret (env CLIENTELE_CLIENT_SECRET; prefer the variable: flags show in ps)")
-	root.AddCommand(newClientsCmd(o))
+	root.AddCommand(newClientsCmd(o), newExportCmd(o), newApplyCmd(o))
 	return root
 }
 
@@ -129,6 +129,14 @@ func printError(w io.Writer, err error) {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		fmt.Fprint(w, ae.Report())
+		return
+	}
+	var fe fileErrors
+	if errors.As(err, &fe) {
+		for _, line := range fe {
+			fmt.Fprintln(w, line)
+		}
+		fmt.Fprintf(w, "clientele: %d problems; nothing was changed\n", len(fe))
 		return
 	}
 	fmt.Fprintln(w, "clientele:", err)
