@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestRateLimitIsWaitedOut: a 429 is sent again after Retry-After, body
+// and all; any other refusal is returned at once.
+func TestRateLimitIsWaitedOut(t *testing.T) {
+	var creates, limited atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/oauth/token":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok","token_type":"Bearer","expires_in":3600}`)
+		case r.Header.Get("Authorization") != "Bearer tok":
+			w.WriteHeader(http.StatusUnauthorized)
+		case r.Method == http.MethodPost && limited.Add(1) == 1:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"message":"Rate Limit Exceeded"}`)
+		case r.Method == http.MethodPost:
+			body, _ := io.ReadAll(r.Body)
+			if string(body) != `{"name":"a"}` {
+				t.Errorf("resent body %q", body)
+			}
+			creates.Add(1)
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"id":"x","secret":"s"}`)
+		default:
+			w.Header().Set("X-Request-ID", "0123456789abcdef0123456789abcdef")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"detailCode":"409.1 Conflict","trackingId":"0123456789abcdef0123456789abcdef","messages":[{"text":"The request conflicts."}],"causes":[{"text":"a cause"}]}`)
+		}
+	}))
+	defer srv.Close()
+	a, err := newAPI(context.Background(), srv.URL, "id", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.create(context.Background(), []byte(`{"name":"a"}`)); err != nil || creates.Load() != 1 || limited.Load() != 2 {
+		t.Fatalf("create after a 429: %v, %d creates, %d posts", err, creates.Load(), limited.Load())
+	}
+	err = a.delete(context.Background(), "x", "")
+	if !isStatus(err, http.StatusConflict) {
+		t.Fatalf("delete: %v", err)
+	}
+	report := err.(*APIError).Report()
+	for _, want := range []string{"clientele: 409.1 Conflict: The request conflicts.\n", "  cause: a cause\n", "  trackingId: 0123456789abcdef0123456789abcdef\n"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report %q lacks %q", report, want)
+		}
+	}
+}
