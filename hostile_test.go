@@ -32,10 +32,14 @@ func TestHostileHTTP(t *testing.T) {
 		{"10 MiB create", http.MethodPost, "/oauth-clients", "application/json", `{"name":"` + strings.Repeat("x", 10<<20) + `"}`, 413, "413 Payload Too Large"},
 		{"10 MiB patch", http.MethodPatch, patchPath, "application/json-patch+json", strings.Repeat(" ", 10<<20) + "[]", 413, "413 Payload Too Large"},
 		{"nested 10000 deep, create", http.MethodPost, "/oauth-clients", "application/json", deep, 400, "400.0 Bad request syntax"},
-		{"nested 10000 deep member", http.MethodPost, "/oauth-clients", "application/json", deepObject, 400, "400.0 Bad request syntax"},
-		{"nested 10000 deep, patch", http.MethodPatch, patchPath, "application/json-patch+json", deep, 400, "400.0 Bad request syntax"},
+		// The member is read on its own and is not a string.
+		{"nested 10000 deep member", http.MethodPost, "/oauth-clients", "application/json", deepObject, 400, "400.1.3 Illegal value"},
+		// SPEC §4.3: past 32 levels anywhere in a PATCH body, found while reading.
+		{"nested 10000 deep, patch", http.MethodPatch, patchPath, "application/json-patch+json", deep, 400, "400.1.4 Limit violation"},
 		{"nested value in a patch", http.MethodPatch, patchPath, "application/json-patch+json",
-			`[{"op":"replace","path":"/description","value":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}]`, 400, "400.1.3 Illegal value"},
+			`[{"op":"replace","path":"/description","value":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}]`, 400, "400.1.4 Limit violation"},
+		{"merge patch nested 8000 deep", http.MethodPatch, patchPath, "application/merge-patch+json",
+			`{"description":` + strings.Repeat(`{"a":`, 8000) + `null` + strings.Repeat(`}`, 8000) + `}`, 400, "400.1.4 Limit violation"},
 		{"invalid UTF-8", http.MethodPost, "/oauth-clients", "application/json", "{\"name\":\"a\xff\xfeb\",\"grantTypes\":[\"CLIENT_CREDENTIALS\"]}", 400, "400.0 Bad request syntax"},
 		{"invalid UTF-8 in a patch", http.MethodPatch, patchPath, "application/merge-patch+json", "{\"name\":\"\xc3\x28\"}", 400, "400.0 Bad request syntax"},
 		{"NUL in a string", http.MethodPost, "/oauth-clients", "application/json", `{"name":"a\u0000b","grantTypes":["CLIENT_CREDENTIALS"]}`, 400, "400.1.3 Illegal value"},
