@@ -12,8 +12,16 @@ import (
 	"github.com/clientele/clientele/authserver"
 	"github.com/clientele/clientele/db"
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
 )
+
+// newStartupID is the trackingId of start-up's writes: 32 lowercase hex,
+// like a request's.
+func newStartupID() string {
+	id := uuid.New()
+	return hex.EncodeToString(id[:])
+}
 
 // minAdminSecretLength is SPEC §1's floor for a configured admin secret.
 const minAdminSecretLength = 32
@@ -27,6 +35,7 @@ const adminName = "Clientele admin"
 // sp:scopes:all, one is created and its credentials printed once, with a
 // curl line that fetches a token from base, the server's own address.
 func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, base string, stderr io.Writer) error {
+	ctx = events.WithOrigin(ctx, events.Origin{Actor: events.BootstrapActor, TrackingID: newStartupID()})
 	if cfg.adminID != "" {
 		if !models.ValidBootstrapID(cfg.adminID) {
 			return fmt.Errorf("CLIENTELE_ADMIN_CLIENT_ID must be 1-64 of A-Z a-z 0-9 _ -")

@@ -24,6 +24,7 @@ type config struct {
 	adminID, adminSecret                             string
 	signingAlg, keyPublishLead, keyRotationInterval  string
 	keyEncryptionKey                                 string
+	historyRetention                                 string
 }
 
 // envName is the environment variable of a flag: CLIENTELE_ and the flag's
@@ -67,6 +68,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.signingAlg, "signing-alg", token.Algorithms[0], "`algorithm` of new signing keys: "+strings.Join(token.Algorithms, ", ")+"; older keys keep theirs")
 	fs.StringVar(&cfg.keyPublishLead, "key-publish-lead", "10m", "how long a new signing key is published before it signs, a `duration`")
 	fs.StringVar(&cfg.keyRotationInterval, "key-rotation-interval", "720h", "rotate the signing key this often, a `duration`; 0 turns it off")
+	fs.StringVar(&cfg.historyRetention, "history-retention", "2160h", "keep the events of clients (history, feed, restore) this long, a `duration`")
 	return fs
 }
 
@@ -103,6 +105,15 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	cfg.adminID, cfg.adminSecret = getenv(envOnly[0].name), getenv(envOnly[1].name)
 	cfg.keyEncryptionKey = getenv(envOnly[2].name)
 	return cfg, err
+}
+
+// historyRetention checks --history-retention.
+func historyRetention(cfg config) (time.Duration, error) {
+	d, err := time.ParseDuration(cfg.historyRetention)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--history-retention %q: want a positive duration, such as 2160h", cfg.historyRetention)
+	}
+	return d, nil
 }
 
 // keyOptions checks the signing-key settings of cfg.

@@ -105,6 +105,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	retention, err := historyRetention(cfg)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -179,6 +183,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	}()
 
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		pruneHistory(trackerCtx, store, retention, time.Now, logger)
+	}()
+
+	stopStreams := make(chan struct{})
 	hcfg := handlers.Config{
 		Store:   store,
 		Tokens:  token.NewIssuer(cfg.issuer, keys),
@@ -188,6 +199,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Spec:    openapiSpec,
 		Logger:  logger,
 		Metrics: cfg.metrics,
+		Stop:    stopStreams,
 		// Failures are limited per client id and address: without the
 		// proxies' word on the address, one caller behind a proxy could
 		// lock a client out for every other caller behind it.
@@ -222,6 +234,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer stopProfiles()
 		fmt.Fprintf(stderr, "clientele: pprof on http://%s/debug/pprof/\n", cfg.pprofAddr)
 	}
+	// Event streams never go idle: they end when shutdown begins.
+	srv.RegisterOnShutdown(func() { close(stopStreams) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "clientele: listening on http://%s (store %s, issuer %s)\n", addr, store.Dialect(), cfg.issuer)
@@ -239,6 +253,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	<-trackerDone
 	<-keysDone
 	<-listenDone
+	<-pruneDone
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

@@ -17,7 +17,8 @@ out="$work/walkthrough.out"
 timeout 300 bash -euo pipefail walkthrough.sh > "$out" 2>&1 || { cat "$out"; echo "walkthrough failed"; exit 1; }
 cat "$out"
 for want in '"secret": "' '"description": "Deploys Acme"' '"businessName": "Acme Corp"' \
-            'X-Total-Count: 1' '"detailCode": "400.1.1 Illegal update attempt"' '^204$'; do
+            'X-Total-Count: 1' '"detailCode": "400.1.1 Illegal update attempt"' '^204$' \
+            '"type":"patched"' '^event: created$'; do
   grep -q -- "$want" "$out" || { echo "walkthrough output lacks: $want"; exit 1; }
 done
 echo "walkthrough: every step answered as the README says"

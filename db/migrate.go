@@ -130,6 +130,35 @@ var migrations = []migration{
 		sqlite:   keyLifecycle("INTEGER", "BOOLEAN NOT NULL DEFAULT FALSE"),
 		postgres: keyLifecycle("BIGINT", "BOOLEAN NOT NULL DEFAULT FALSE"),
 	},
+	{
+		// seq is taken from the one row of event_sequence, under its row
+		// lock, as the last statement of a write (db.nextSeqSQL).
+		version:  3,
+		name:     "client events and their sequence",
+		sqlite:   clientEvents("INTEGER"),
+		postgres: clientEvents("BIGINT"),
+	},
+}
+
+// clientEvents is migration 3 for a dialect's integer type.
+func clientEvents(integer string) []string {
+	return []string{
+		`CREATE TABLE client_events (
+			seq ` + integer + ` PRIMARY KEY,
+			id TEXT NOT NULL UNIQUE,
+			type TEXT NOT NULL,
+			client_id TEXT NOT NULL,
+			actor TEXT NOT NULL,
+			tracking_id TEXT NOT NULL,
+			time ` + integer + ` NOT NULL,
+			before TEXT,
+			after TEXT
+		)`,
+		`CREATE INDEX client_events_client ON client_events (client_id, seq)`,
+		`CREATE INDEX client_events_time ON client_events (time)`,
+		`CREATE TABLE event_sequence (id INTEGER PRIMARY KEY, seq ` + integer + ` NOT NULL)`,
+		`INSERT INTO event_sequence (id, seq) VALUES (1, 0)`,
+	}
 }
 
 // keyLifecycle is migration 2 for a dialect's integer and boolean types.

@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 )
 
 // Dialects.
@@ -55,10 +56,13 @@ type Store struct {
 	now           func() time.Time
 	// pgURL is the PostgreSQL URL, for the listening connection.
 	pgURL string
+	// written is notified after every commit of a write.
+	written *events.Signal
 }
 
 // finish sets up what every dialect shares once the pools are open.
 func (s *Store) finish() *Store {
+	s.written = events.NewSignal()
 	rdb, _ := s.r.DB()
 	wdb, _ := s.w.DB()
 	s.wdb = wdb

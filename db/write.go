@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
 )
 
@@ -28,7 +29,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return translate(err)
 	}
-	return translate(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return translate(err)
+	}
+	s.written.Notify()
+	return nil
 }
 
 // clientChange is one write of one client, as changeClient commits it.
@@ -50,15 +55,29 @@ var errStale = errors.New("the client changed after it was read")
 // A change that ends the client's tokens — a delete, or an update that
 // bumped TokenGeneration (models.InvalidatesTokens) — records a token
 // event, so that every server sharing the store drops them.
+//
+// Every change also appends the client's event (SPEC §10), last: a
+// created, patched or deleted event by what changed, or the type ctx
+// names (events.WithType).
 func (s *Store) changeClientTx(ctx context.Context, tx *sql.Tx, c clientChange) error {
 	if err := c.exec(ctx, tx); err != nil {
 		return err
 	}
+	now := s.nowMillis()
 	if endsTokens(c.before, c.after) {
-		now := s.nowMillis()
-		return s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)})
+		if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
+			return err
+		}
 	}
-	return nil
+	typ := events.Patched
+	switch {
+	case c.before == nil:
+		typ = events.Created
+	case c.after == nil:
+		typ = events.Deleted
+	}
+	_, err := s.appendEvent(ctx, tx, typ, c.before, c.after, now)
+	return err
 }
 
 // changeClient commits c in a transaction of its own.

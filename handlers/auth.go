@@ -12,6 +12,7 @@ import (
 
 	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
 )
 
@@ -47,6 +48,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(ctxCaller, &caller{ClientID: claims.ClientID, Scope: claims.Scope})
+		// The store's event writer records who asked for a write.
+		c.SetRequest(c.Request().WithContext(events.WithOrigin(c.Request().Context(),
+			events.Origin{Actor: claims.ClientID, TrackingID: trackingID(c)})))
 		return next(c)
 	}
 }

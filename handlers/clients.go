@@ -12,6 +12,7 @@ import (
 
 	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/patch"
 	"github.com/clientele/clientele/query"
@@ -132,7 +133,8 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 		}
 	}
 	ifMatch := c.Request().Header.Get("If-Match")
-	updated, err := s.store.UpdateClient(c.Request().Context(), id, func(cur *models.OAuthClient) error {
+	ctx := events.WithType(c.Request().Context(), events.Replaced)
+	updated, err := s.store.UpdateClient(ctx, id, func(cur *models.OAuthClient) error {
 		if err := checkIfMatch(ifMatch, cur); err != nil {
 			return err
 		}
@@ -176,7 +178,8 @@ func (s *Server) rotateOauthClientSecret(c echo.Context) error {
 		return err
 	}
 	ifMatch := c.Request().Header.Get("If-Match")
-	updated, err := s.store.UpdateClient(c.Request().Context(), c.Param("id"), func(cur *models.OAuthClient) error {
+	ctx := events.WithType(c.Request().Context(), events.SecretRotated)
+	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
 		if err := checkIfMatch(ifMatch, cur); err != nil {
 			return err
 		}

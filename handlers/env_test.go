@@ -113,6 +113,8 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		cfg.RateLimit = ratelimit.New(r, time.Now)
 	}
 	e := &env{t: t, e: handlers.New(cfg), store: store, keys: keys, issuer: cfg.Tokens, tracker: tracker}
+	// Runs before the store closes (cleanups run last first).
+	t.Cleanup(func() { e.checkEvents(t) })
 	deadline := time.Now().Add(5 * time.Second)
 	for !tracker.Ready() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -137,6 +139,7 @@ func (e *env) seedClient(t *testing.T, name string, scope []string) (string, str
 // bootstrap admin's is.
 func (e *env) seedClientWithSecret(t *testing.T, name string, scope []string, secret string) (string, string) {
 	t.Helper()
+	rememberSecret(secret)
 	hash := authserver.HashSecret(secret)
 	c := models.NewClient()
 	c.ID = strings.ReplaceAll(strings.ToLower(name), " ", "-") + "-" + fmt.Sprintf("%08x", rand.Uint32())
@@ -225,6 +228,7 @@ func (e *env) do(r request) response {
 	rec := httptest.NewRecorder()
 	e.e.ServeHTTP(rec, req)
 	checkAgainstSpec(e.t, req, body, rec)
+	rememberSecretsIn(rec.Body.Bytes())
 	if got := rec.Header().Get("X-Request-ID"); len(got) != 32 {
 		e.t.Errorf("%s %s: X-Request-ID = %q, want 32 hex", r.method, r.path, got)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/query"
 	"github.com/clientele/clientele/ratelimit"
@@ -32,6 +33,12 @@ type Store interface {
 	TouchLastUsed(ctx context.Context, id string, now time.Time) error
 	RevokeToken(ctx context.Context, ev models.TokenEvent) error
 	Ping(ctx context.Context) error
+	// Events, EventsWritten, ClientHistory and ClientEvent read the record
+	// of changes (SPEC §10).
+	Events(ctx context.Context, after int64, limit int) ([]events.Event, error)
+	EventsWritten() <-chan struct{}
+	ClientHistory(ctx context.Context, id string, limit, offset int) ([]events.Event, error)
+	ClientEvent(ctx context.Context, id string, seq int64) (events.Event, error)
 }
 
 // Config holds the server's dependencies. Store, Tokens, Tracker and Keys
@@ -62,6 +69,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Stop, when closed, ends the event streams, which would otherwise keep
+	// a graceful shutdown waiting; nil for never.
+	Stop <-chan struct{}
 }
 
 // Server holds the dependencies every handler uses.
@@ -76,6 +86,8 @@ type Server struct {
 	docs      echo.HandlerFunc
 	metrics   *metrics
 	log       *slog.Logger
+	now       func() time.Time
+	stop      <-chan struct{}
 }
 
 // New returns the Echo instance serving the whole API.
@@ -89,9 +101,14 @@ func New(cfg Config) *echo.Echo {
 		spec:      cfg.Spec,
 		docs:      docsHandler(),
 		log:       cfg.Logger,
+		now:       cfg.Now,
+		stop:      cfg.Stop,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if cfg.Metrics {
 		s.metrics = newMetrics()
@@ -146,6 +163,9 @@ func (s *Server) routes(e *echo.Echo) {
 		e.PUT(prefix+"/oauth-clients/:id", s.replaceOauthClient, manage...)
 		e.DELETE(prefix+"/oauth-clients/:id", s.deleteOauthClient, manage...)
 		e.POST(prefix+"/oauth-clients/:id/secret", s.rotateOauthClientSecret, manage...)
+		e.GET(prefix+"/oauth-clients/:id/history", s.getOauthClientHistory, read...)
+		e.POST(prefix+"/oauth-clients/:id/restore", s.restoreOauthClient, manage...)
+		e.GET(prefix+"/oauth-client-events", s.listOauthClientEvents, read...)
 	}
 	e.POST("/oauth/token", s.createToken)
 	e.POST("/oauth/introspect", s.introspectToken)

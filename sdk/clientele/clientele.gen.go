@@ -37,6 +37,42 @@ func (e AccessType) Valid() bool {
 	}
 }
 
+// Defines values for ClientEventType.
+const (
+	Created       ClientEventType = "created"
+	Deleted       ClientEventType = "deleted"
+	Patched       ClientEventType = "patched"
+	Replaced      ClientEventType = "replaced"
+	Restored      ClientEventType = "restored"
+	SecretAdded   ClientEventType = "secretAdded"
+	SecretDeleted ClientEventType = "secretDeleted"
+	SecretRotated ClientEventType = "secretRotated"
+)
+
+// Valid indicates whether the value is a known member of the ClientEventType enum.
+func (e ClientEventType) Valid() bool {
+	switch e {
+	case Created:
+		return true
+	case Deleted:
+		return true
+	case Patched:
+		return true
+	case Replaced:
+		return true
+	case Restored:
+		return true
+	case SecretAdded:
+		return true
+	case SecretDeleted:
+		return true
+	case SecretRotated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClientType.
 const (
 	CONFIDENTIAL ClientType = "CONFIDENTIAL"
@@ -322,6 +358,50 @@ type AuthorizationServerMetadata struct {
 	TokenEndpointAuthMethodsSupported         *[]string `json:"token_endpoint_auth_methods_supported,omitempty"`
 }
 
+// ClientEvent One change to a client. `patch` holds the RFC 6902 operations that turn the client's representation before the change into the one after it (a client that does not exist is `{}`); it never holds a secret value.
+type ClientEvent struct {
+	// Actor The client id of the caller; `bootstrap` for the writes of start-up.
+	//
+	// Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a0
+	Actor string `json:"actor"`
+
+	// ClientId Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a6
+	ClientId string `json:"clientId"`
+
+	// EtagAfter The client's ETag after the change; null when it was deleted.
+	//
+	// Example: "9a8b7c6d5e4f30211f2e3d4c5b6a7980"
+	EtagAfter *string `json:"etagAfter"`
+
+	// EtagBefore The client's ETag before the change; null when it did not exist.
+	//
+	// Example: "3f2a9c1b7d5e4f60a1b2c3d4e5f60718"
+	EtagBefore *string `json:"etagBefore"`
+
+	// Id Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a7
+	Id    string                `json:"id"`
+	Patch []EventPatchOperation `json:"patch"`
+
+	// Seq Increases in commit order.
+	//
+	// Example: 42
+	Seq int64 `json:"seq"`
+
+	// Time Example: 2026-07-11T18:45:37.098Z
+	Time time.Time `json:"time"`
+
+	// TrackingId The trackingId of the request that made the change.
+	//
+	// Example: e7eab60924f64aa284175b9fa3309599
+	TrackingId string `json:"trackingId"`
+
+	// Type Example: patched
+	Type ClientEventType `json:"type"`
+}
+
+// ClientEventType Example: patched
+type ClientEventType string
+
 // ClientType Example: CONFIDENTIAL
 type ClientType string
 
@@ -405,6 +485,44 @@ type ErrorResponse struct {
 
 	// TrackingId Example: e7eab60924f64aa284175b9fa3309599
 	TrackingId string `json:"trackingId"`
+}
+
+// EventPatchOperation One RFC 6902 operation of an event's patch.
+type EventPatchOperation struct {
+	// Op `add`, `remove` or `replace`.
+	//
+	// Example: replace
+	Op string `json:"op"`
+
+	// Path Example: /description
+	Path string `json:"path"`
+
+	// Value The value of `add` and `replace`; any JSON value, `null` included.
+	//
+	// Example: Deploys Acme
+	Value *EventPatchOperation_Value `json:"value,omitempty"`
+}
+
+// EventPatchOperationValue0 defines model for EventPatchOperation.Value.0.
+type EventPatchOperationValue0 = string
+
+// EventPatchOperationValue1 defines model for EventPatchOperation.Value.1.
+type EventPatchOperationValue1 = float32
+
+// EventPatchOperationValue2 defines model for EventPatchOperation.Value.2.
+type EventPatchOperationValue2 = bool
+
+// EventPatchOperationValue3 defines model for EventPatchOperation.Value.3.
+type EventPatchOperationValue3 = []interface{}
+
+// EventPatchOperationValue4 defines model for EventPatchOperation.Value.4.
+type EventPatchOperationValue4 = map[string]interface{}
+
+// EventPatchOperation_Value The value of `add` and `replace`; any JSON value, `null` included.
+//
+// Example: Deploys Acme
+type EventPatchOperation_Value struct {
+	union json.RawMessage
 }
 
 // GrantType Example: CLIENT_CREDENTIALS
@@ -560,6 +678,76 @@ type OAuthClient struct {
 
 	// Scope Example: ["sp:oauth-client:read"]
 	Scope []string `json:"scope"`
+
+	// StrongAuthSupported Example: false
+	StrongAuthSupported bool `json:"strongAuthSupported"`
+
+	// Tenant Example: acme
+	Tenant *string `json:"tenant"`
+
+	// Type Example: CONFIDENTIAL
+	Type ClientType `json:"type"`
+}
+
+// OAuthClientMaybeWithSecret A client, with its new secret when a deleted client came back.
+type OAuthClientMaybeWithSecret struct {
+	// AccessTokenValiditySeconds Example: 3600
+	AccessTokenValiditySeconds int `json:"accessTokenValiditySeconds"`
+
+	// AccessType Example: ONLINE
+	AccessType AccessType `json:"accessType"`
+
+	// BusinessName Example: Acme Corp
+	BusinessName *string `json:"businessName"`
+
+	// ClaimsSupported Example: false
+	ClaimsSupported bool `json:"claimsSupported"`
+
+	// Created Example: 2017-07-11T18:45:37.098Z
+	Created time.Time `json:"created"`
+
+	// Description Example: Deploys Acme
+	Description *string `json:"description"`
+
+	// Enabled Example: true
+	Enabled bool `json:"enabled"`
+
+	// GrantTypes Example: ["CLIENT_CREDENTIALS"]
+	GrantTypes []GrantType `json:"grantTypes"`
+
+	// HomepageUrl Example: https://acme.example
+	HomepageUrl *string `json:"homepageUrl"`
+
+	// Id 32 lowercase hex (a UUIDv7 without dashes), or a bootstrap admin's id.
+	//
+	// Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a6
+	Id string `json:"id"`
+
+	// Internal Example: false
+	Internal bool `json:"internal"`
+
+	// LastUsed Example: 2017-07-11T18:45:37.098Z
+	LastUsed *time.Time `json:"lastUsed"`
+
+	// Modified Example: 2017-07-11T18:45:37.098Z
+	Modified time.Time `json:"modified"`
+
+	// Name Example: Acme CI
+	Name string `json:"name"`
+
+	// RedirectUris Example: ["https://ci.acme.example/callback"]
+	RedirectUris []string `json:"redirectUris"`
+
+	// RefreshTokenValiditySeconds Example: 86400
+	RefreshTokenValiditySeconds int `json:"refreshTokenValiditySeconds"`
+
+	// Scope Example: ["sp:oauth-client:read"]
+	Scope []string `json:"scope"`
+
+	// Secret 64 lowercase hex; shown only in this answer.
+	//
+	// Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
+	Secret *string `json:"secret,omitempty"`
 
 	// StrongAuthSupported Example: false
 	StrongAuthSupported bool `json:"strongAuthSupported"`
@@ -772,6 +960,14 @@ type ReplaceOAuthClientRequest struct {
 	Type *ClientType `json:"type,omitempty"`
 }
 
+// RestoreRequest defines model for RestoreRequest.
+type RestoreRequest struct {
+	// Seq The event whose resulting state the client takes.
+	//
+	// Example: 42
+	Seq int64 `json:"seq"`
+}
+
 // SigningAlgorithm Example: ES256
 type SigningAlgorithm string
 
@@ -887,6 +1083,9 @@ type IfNoneMatch = string
 // Count defines model for count.
 type Count = bool
 
+// DryRun defines model for dryRun.
+type DryRun = bool
+
 // Filters defines model for filters.
 type Filters = string
 
@@ -942,6 +1141,21 @@ type UnsupportedMediaType = ErrorResponse
 type GetJwksParams struct {
 	// IfNoneMatch An entity tag of an earlier answer; the set unchanged is `304`.
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// ListOauthClientEventsParams defines parameters for ListOauthClientEvents.
+type ListOauthClientEventsParams struct {
+	// After Return the events with a greater `seq`; 0 (the default) starts at the oldest kept.
+	After *int64 `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit The most events to return (JSON only).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+
+	// LastEventID The `seq` of the last event a stream consumer saw; the stream resumes after it.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
 // ListOauthClientsParams defines parameters for ListOauthClients.
@@ -1024,6 +1238,30 @@ type ReplaceOauthClientParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// GetOauthClientHistoryParams defines parameters for GetOauthClientHistory.
+type GetOauthClientHistoryParams struct {
+	// Limit The most clients to return.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset How many matching clients to skip.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+}
+
+// RestoreOauthClientParams defines parameters for RestoreOauthClient.
+type RestoreOauthClientParams struct {
+	// DryRun When true, every check runs and the answer is what the request would return, but nothing is stored and no event is recorded.
+	DryRun *DryRun `form:"dryRun,omitempty" json:"dryRun,omitempty"`
+
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+
+	// IfMatch Apply only if the client's current ETag is one of these, or `*`.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // RotateOauthClientSecretParams defines parameters for RotateOauthClientSecret.
 type RotateOauthClientSecretParams struct {
 	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
@@ -1057,6 +1295,9 @@ type PatchOauthClientApplicationMergePatchPlusJSONRequestBody = OAuthClientMerge
 // ReplaceOauthClientJSONRequestBody defines body for ReplaceOauthClient for application/json ContentType.
 type ReplaceOauthClientJSONRequestBody = ReplaceOAuthClientRequest
 
+// RestoreOauthClientJSONRequestBody defines body for RestoreOauthClient for application/json ContentType.
+type RestoreOauthClientJSONRequestBody = RestoreRequest
+
 // IntrospectTokenFormdataRequestBody defines body for IntrospectToken for application/x-www-form-urlencoded ContentType.
 type IntrospectTokenFormdataRequestBody = TokenActionRequest
 
@@ -1074,6 +1315,146 @@ type CreateTokenFormdataRequestBody = TokenRequest
 
 // CreateTokenMultipartRequestBody defines body for CreateToken for multipart/form-data ContentType.
 type CreateTokenMultipartRequestBody = TokenRequest
+
+// AsEventPatchOperationValue0 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue0
+func (t EventPatchOperation_Value) AsEventPatchOperationValue0() (EventPatchOperationValue0, error) {
+	var body EventPatchOperationValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventPatchOperationValue0 overwrites any union data inside the EventPatchOperation_Value as the provided EventPatchOperationValue0
+func (t *EventPatchOperation_Value) FromEventPatchOperationValue0(v EventPatchOperationValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventPatchOperationValue0 performs a merge with any union data inside the EventPatchOperation_Value, using the provided EventPatchOperationValue0
+func (t *EventPatchOperation_Value) MergeEventPatchOperationValue0(v EventPatchOperationValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEventPatchOperationValue1 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue1
+func (t EventPatchOperation_Value) AsEventPatchOperationValue1() (EventPatchOperationValue1, error) {
+	var body EventPatchOperationValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventPatchOperationValue1 overwrites any union data inside the EventPatchOperation_Value as the provided EventPatchOperationValue1
+func (t *EventPatchOperation_Value) FromEventPatchOperationValue1(v EventPatchOperationValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventPatchOperationValue1 performs a merge with any union data inside the EventPatchOperation_Value, using the provided EventPatchOperationValue1
+func (t *EventPatchOperation_Value) MergeEventPatchOperationValue1(v EventPatchOperationValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEventPatchOperationValue2 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue2
+func (t EventPatchOperation_Value) AsEventPatchOperationValue2() (EventPatchOperationValue2, error) {
+	var body EventPatchOperationValue2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventPatchOperationValue2 overwrites any union data inside the EventPatchOperation_Value as the provided EventPatchOperationValue2
+func (t *EventPatchOperation_Value) FromEventPatchOperationValue2(v EventPatchOperationValue2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventPatchOperationValue2 performs a merge with any union data inside the EventPatchOperation_Value, using the provided EventPatchOperationValue2
+func (t *EventPatchOperation_Value) MergeEventPatchOperationValue2(v EventPatchOperationValue2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEventPatchOperationValue3 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue3
+func (t EventPatchOperation_Value) AsEventPatchOperationValue3() (EventPatchOperationValue3, error) {
+	var body EventPatchOperationValue3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventPatchOperationValue3 overwrites any union data inside the EventPatchOperation_Value as the provided EventPatchOperationValue3
+func (t *EventPatchOperation_Value) FromEventPatchOperationValue3(v EventPatchOperationValue3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventPatchOperationValue3 performs a merge with any union data inside the EventPatchOperation_Value, using the provided EventPatchOperationValue3
+func (t *EventPatchOperation_Value) MergeEventPatchOperationValue3(v EventPatchOperationValue3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEventPatchOperationValue4 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue4
+func (t EventPatchOperation_Value) AsEventPatchOperationValue4() (EventPatchOperationValue4, error) {
+	var body EventPatchOperationValue4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventPatchOperationValue4 overwrites any union data inside the EventPatchOperation_Value as the provided EventPatchOperationValue4
+func (t *EventPatchOperation_Value) FromEventPatchOperationValue4(v EventPatchOperationValue4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventPatchOperationValue4 performs a merge with any union data inside the EventPatchOperation_Value, using the provided EventPatchOperationValue4
+func (t *EventPatchOperation_Value) MergeEventPatchOperationValue4(v EventPatchOperationValue4) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EventPatchOperation_Value) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EventPatchOperation_Value) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1183,6 +1564,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOauthClientEvents The change feed of every OAuth client
+	//
+	// Every event with `seq` greater than `after`, in `seq` order. `seq` increases in commit order,
+	// so a consumer that asks again with the last `seq` it saw never misses an event, also when
+	// servers sharing PostgreSQL commit concurrently.
+	//
+	// With `Accept: text/event-stream` the same feed is a Server-Sent Events stream that stays
+	// open: each event is `id:` its `seq`, `event:` its `type` and `data:` the event as JSON; a
+	// comment line comes every 15 seconds when nothing happens. A consumer that reconnects with
+	// `Last-Event-ID` resumes after that `seq` (it takes precedence over `after`; `limit` does not
+	// apply). Events written by any server sharing the store appear within a second.
+	//
+	// `curl -N -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOKEN" http://localhost:8080/oauth-client-events`
+	//
+	// Corresponds with GET /oauth-client-events (the `ListOauthClientEvents` operationId).
+	ListOauthClientEvents(ctx context.Context, params *ListOauthClientEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOauthClients List OAuth clients
 	//
@@ -1352,6 +1750,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /oauth-clients/{id} (the `ReplaceOauthClient` operationId).
 	ReplaceOauthClient(ctx context.Context, id Id, params *ReplaceOauthClientParams, body ReplaceOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOauthClientHistory The history of an OAuth client
+	//
+	// The client's events, newest first, also after the client was deleted, for as long as the server keeps events (`--history-retention`, default 2160h). `404` when the server knows nothing of the client.
+	//
+	// Corresponds with GET /oauth-clients/{id}/history (the `GetOauthClientHistory` operationId).
+	GetOauthClientHistory(ctx context.Context, id Id, params *GetOauthClientHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestoreOauthClientWithBody Restore an OAuth client to an earlier state
+	//
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+	RestoreOauthClientWithBody(ctx context.Context, id Id, params *RestoreOauthClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestoreOauthClient Restore an OAuth client to an earlier state
+	//
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+	RestoreOauthClient(ctx context.Context, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateOauthClientSecret Rotate an OAuth client's secret
 	//
@@ -1530,6 +1953,33 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOauthClientEvents The change feed of every OAuth client
+//
+// Every event with `seq` greater than `after`, in `seq` order. `seq` increases in commit order,
+// so a consumer that asks again with the last `seq` it saw never misses an event, also when
+// servers sharing PostgreSQL commit concurrently.
+//
+// With `Accept: text/event-stream` the same feed is a Server-Sent Events stream that stays
+// open: each event is `id:` its `seq`, `event:` its `type` and `data:` the event as JSON; a
+// comment line comes every 15 seconds when nothing happens. A consumer that reconnects with
+// `Last-Event-ID` resumes after that `seq` (it takes precedence over `after`; `limit` does not
+// apply). Events written by any server sharing the store appear within a second.
+//
+// `curl -N -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOKEN" http://localhost:8080/oauth-client-events`
+//
+// Corresponds with GET /oauth-client-events (the `ListOauthClientEvents` operationId).
+func (c *Client) ListOauthClientEvents(ctx context.Context, params *ListOauthClientEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOauthClientEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1799,6 +2249,61 @@ func (c *Client) ReplaceOauthClientWithBody(ctx context.Context, id Id, params *
 // Corresponds with PUT /oauth-clients/{id} (the `ReplaceOauthClient` operationId).
 func (c *Client) ReplaceOauthClient(ctx context.Context, id Id, params *ReplaceOauthClientParams, body ReplaceOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReplaceOauthClientRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOauthClientHistory The history of an OAuth client
+//
+// The client's events, newest first, also after the client was deleted, for as long as the server keeps events (`--history-retention`, default 2160h). `404` when the server knows nothing of the client.
+//
+// Corresponds with GET /oauth-clients/{id}/history (the `GetOauthClientHistory` operationId).
+func (c *Client) GetOauthClientHistory(ctx context.Context, id Id, params *GetOauthClientHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOauthClientHistoryRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestoreOauthClientWithBody Restore an OAuth client to an earlier state
+//
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+func (c *Client) RestoreOauthClientWithBody(ctx context.Context, id Id, params *RestoreOauthClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestoreOauthClientRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestoreOauthClient Restore an OAuth client to an earlier state
+//
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+func (c *Client) RestoreOauthClient(ctx context.Context, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestoreOauthClientRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2165,6 +2670,98 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListOauthClientEventsRequest constructs an http.Request for the ListOauthClientEvents method
+func NewListOauthClientEventsRequest(server string, params *ListOauthClientEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth-client-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+		if params.LastEventID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam1)
+		}
+
 	}
 
 	return req, nil
@@ -2619,6 +3216,194 @@ func NewReplaceOauthClientRequestWithBody(server string, id Id, params *ReplaceO
 	return req, nil
 }
 
+// NewGetOauthClientHistoryRequest constructs an http.Request for the GetOauthClientHistory method
+func NewGetOauthClientHistoryRequest(server string, id Id, params *GetOauthClientHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth-clients/%s/history", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRestoreOauthClientRequest calls the generic RestoreOauthClient builder with application/json body
+func NewRestoreOauthClientRequest(server string, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRestoreOauthClientRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRestoreOauthClientRequestWithBody constructs an http.Request for the RestoreOauthClient method, with any body, and a specified content type
+func NewRestoreOauthClientRequestWithBody(server string, id Id, params *RestoreOauthClientParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth-clients/%s/restore", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.DryRun != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dryRun", *params.DryRun, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+		if params.IfMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewRotateOauthClientSecretRequest constructs an http.Request for the RotateOauthClientSecret method
 func NewRotateOauthClientSecretRequest(server string, id Id, params *RotateOauthClientSecretParams) (*http.Request, error) {
 	var err error
@@ -3026,6 +3811,25 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
 
+	// ListOauthClientEventsWithResponse The change feed of every OAuth client
+	//
+	// Every event with `seq` greater than `after`, in `seq` order. `seq` increases in commit order,
+	// so a consumer that asks again with the last `seq` it saw never misses an event, also when
+	// servers sharing PostgreSQL commit concurrently.
+	//
+	// With `Accept: text/event-stream` the same feed is a Server-Sent Events stream that stays
+	// open: each event is `id:` its `seq`, `event:` its `type` and `data:` the event as JSON; a
+	// comment line comes every 15 seconds when nothing happens. A consumer that reconnects with
+	// `Last-Event-ID` resumes after that `seq` (it takes precedence over `after`; `limit` does not
+	// apply). Events written by any server sharing the store appear within a second.
+	//
+	// `curl -N -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOKEN" http://localhost:8080/oauth-client-events`
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth-client-events (the `ListOauthClientEvents` operationId).
+	ListOauthClientEventsWithResponse(ctx context.Context, params *ListOauthClientEventsParams, reqEditors ...RequestEditorFn) (*ListOauthClientEventsResponse, error)
+
 	// ListOauthClientsWithResponse List OAuth clients
 	//
 	// Lists clients with SailPoint's standard collection parameters. The order is total and stable:
@@ -3200,6 +4004,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /oauth-clients/{id} (the `ReplaceOauthClient` operationId).
 	ReplaceOauthClientWithResponse(ctx context.Context, id Id, params *ReplaceOauthClientParams, body ReplaceOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplaceOauthClientResponse, error)
+
+	// GetOauthClientHistoryWithResponse The history of an OAuth client
+	//
+	// The client's events, newest first, also after the client was deleted, for as long as the server keeps events (`--history-retention`, default 2160h). `404` when the server knows nothing of the client.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth-clients/{id}/history (the `GetOauthClientHistory` operationId).
+	GetOauthClientHistoryWithResponse(ctx context.Context, id Id, params *GetOauthClientHistoryParams, reqEditors ...RequestEditorFn) (*GetOauthClientHistoryResponse, error)
+
+	// RestoreOauthClientWithBodyWithResponse Restore an OAuth client to an earlier state
+	//
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+	RestoreOauthClientWithBodyWithResponse(ctx context.Context, id Id, params *RestoreOauthClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestoreOauthClientResponse, error)
+
+	// RestoreOauthClientWithResponse Restore an OAuth client to an earlier state
+	//
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+	RestoreOauthClientWithResponse(ctx context.Context, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RestoreOauthClientResponse, error)
 
 	// RotateOauthClientSecretWithResponse Rotate an OAuth client's secret
 	//
@@ -3557,6 +4388,140 @@ func (r GetMetricsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMetricsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListOauthClientEventsResponse200Headers the declared response headers of an HTTP 200 response for ListOauthClientEvents
+type ListOauthClientEventsResponse200Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientEventsResponse400Headers the declared response headers of an HTTP 400 response for ListOauthClientEvents
+type ListOauthClientEventsResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientEventsResponse401Headers the declared response headers of an HTTP 401 response for ListOauthClientEvents
+type ListOauthClientEventsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListOauthClientEventsResponse403Headers the declared response headers of an HTTP 403 response for ListOauthClientEvents
+type ListOauthClientEventsResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientEventsResponse429Headers the declared response headers of an HTTP 429 response for ListOauthClientEvents
+type ListOauthClientEventsResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListOauthClientEventsResponse500Headers the declared response headers of an HTTP 500 response for ListOauthClientEvents
+type ListOauthClientEventsResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientEventsResponse503Headers the declared response headers of an HTTP 503 response for ListOauthClientEvents
+type ListOauthClientEventsResponse503Headers struct {
+	XRequestID *string
+}
+
+type ListOauthClientEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ClientEvent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListOauthClientEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListOauthClientEventsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOauthClientEventsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListOauthClientEventsResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListOauthClientEventsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListOauthClientEventsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOauthClientEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON200() *[]ClientEvent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListOauthClientEventsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOauthClientEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOauthClientEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOauthClientEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOauthClientEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4570,6 +5535,359 @@ func (r ReplaceOauthClientResponse) ContentType() string {
 	return ""
 }
 
+// GetOauthClientHistoryResponse200Headers the declared response headers of an HTTP 200 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetOauthClientHistoryResponse400Headers the declared response headers of an HTTP 400 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetOauthClientHistoryResponse401Headers the declared response headers of an HTTP 401 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetOauthClientHistoryResponse403Headers the declared response headers of an HTTP 403 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetOauthClientHistoryResponse404Headers the declared response headers of an HTTP 404 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetOauthClientHistoryResponse429Headers the declared response headers of an HTTP 429 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetOauthClientHistoryResponse500Headers the declared response headers of an HTTP 500 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetOauthClientHistoryResponse503Headers the declared response headers of an HTTP 503 response for GetOauthClientHistory
+type GetOauthClientHistoryResponse503Headers struct {
+	XRequestID *string
+}
+
+type GetOauthClientHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ClientEvent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOauthClientHistoryResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetOauthClientHistoryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOauthClientHistoryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetOauthClientHistoryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetOauthClientHistoryResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetOauthClientHistoryResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetOauthClientHistoryResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOauthClientHistoryResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON200() *[]ClientEvent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetOauthClientHistoryResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOauthClientHistoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOauthClientHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOauthClientHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOauthClientHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RestoreOauthClientResponse200Headers the declared response headers of an HTTP 200 response for RestoreOauthClient
+type RestoreOauthClientResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse400Headers the declared response headers of an HTTP 400 response for RestoreOauthClient
+type RestoreOauthClientResponse400Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse401Headers the declared response headers of an HTTP 401 response for RestoreOauthClient
+type RestoreOauthClientResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RestoreOauthClientResponse403Headers the declared response headers of an HTTP 403 response for RestoreOauthClient
+type RestoreOauthClientResponse403Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse404Headers the declared response headers of an HTTP 404 response for RestoreOauthClient
+type RestoreOauthClientResponse404Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse409Headers the declared response headers of an HTTP 409 response for RestoreOauthClient
+type RestoreOauthClientResponse409Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse412Headers the declared response headers of an HTTP 412 response for RestoreOauthClient
+type RestoreOauthClientResponse412Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse413Headers the declared response headers of an HTTP 413 response for RestoreOauthClient
+type RestoreOauthClientResponse413Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse415Headers the declared response headers of an HTTP 415 response for RestoreOauthClient
+type RestoreOauthClientResponse415Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse429Headers the declared response headers of an HTTP 429 response for RestoreOauthClient
+type RestoreOauthClientResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse500Headers the declared response headers of an HTTP 500 response for RestoreOauthClient
+type RestoreOauthClientResponse500Headers struct {
+	XRequestID *string
+}
+
+// RestoreOauthClientResponse503Headers the declared response headers of an HTTP 503 response for RestoreOauthClient
+type RestoreOauthClientResponse503Headers struct {
+	XRequestID *string
+}
+
+type RestoreOauthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OAuthClientMaybeWithSecret
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RestoreOauthClientResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RestoreOauthClientResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RestoreOauthClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RestoreOauthClientResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RestoreOauthClientResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RestoreOauthClientResponse409Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *RestoreOauthClientResponse412Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RestoreOauthClientResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RestoreOauthClientResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RestoreOauthClientResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RestoreOauthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RestoreOauthClientResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON200() *OAuthClientMaybeWithSecret {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RestoreOauthClientResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RestoreOauthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RestoreOauthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RestoreOauthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RestoreOauthClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RotateOauthClientSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateOauthClientSecret
 type RotateOauthClientSecretResponse200Headers struct {
 	ETag       *string
@@ -5534,6 +6852,31 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 	return ParseGetMetricsResponse(rsp)
 }
 
+// ListOauthClientEventsWithResponse The change feed of every OAuth client
+//
+// Every event with `seq` greater than `after`, in `seq` order. `seq` increases in commit order,
+// so a consumer that asks again with the last `seq` it saw never misses an event, also when
+// servers sharing PostgreSQL commit concurrently.
+//
+// With `Accept: text/event-stream` the same feed is a Server-Sent Events stream that stays
+// open: each event is `id:` its `seq`, `event:` its `type` and `data:` the event as JSON; a
+// comment line comes every 15 seconds when nothing happens. A consumer that reconnects with
+// `Last-Event-ID` resumes after that `seq` (it takes precedence over `after`; `limit` does not
+// apply). Events written by any server sharing the store appear within a second.
+//
+// `curl -N -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOKEN" http://localhost:8080/oauth-client-events`
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth-client-events (the `ListOauthClientEvents` operationId).
+func (c *ClientWithResponses) ListOauthClientEventsWithResponse(ctx context.Context, params *ListOauthClientEventsParams, reqEditors ...RequestEditorFn) (*ListOauthClientEventsResponse, error) {
+	rsp, err := c.ListOauthClientEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOauthClientEventsResponse(rsp)
+}
+
 // ListOauthClientsWithResponse List OAuth clients
 //
 // Lists clients with SailPoint's standard collection parameters. The order is total and stable:
@@ -5767,6 +7110,51 @@ func (c *ClientWithResponses) ReplaceOauthClientWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseReplaceOauthClientResponse(rsp)
+}
+
+// GetOauthClientHistoryWithResponse The history of an OAuth client
+//
+// The client's events, newest first, also after the client was deleted, for as long as the server keeps events (`--history-retention`, default 2160h). `404` when the server knows nothing of the client.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth-clients/{id}/history (the `GetOauthClientHistory` operationId).
+func (c *ClientWithResponses) GetOauthClientHistoryWithResponse(ctx context.Context, id Id, params *GetOauthClientHistoryParams, reqEditors ...RequestEditorFn) (*GetOauthClientHistoryResponse, error) {
+	rsp, err := c.GetOauthClientHistory(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOauthClientHistoryResponse(rsp)
+}
+
+// RestoreOauthClientWithBodyWithResponse Restore an OAuth client to an earlier state
+//
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+func (c *ClientWithResponses) RestoreOauthClientWithBodyWithResponse(ctx context.Context, id Id, params *RestoreOauthClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestoreOauthClientResponse, error) {
+	rsp, err := c.RestoreOauthClientWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestoreOauthClientResponse(rsp)
+}
+
+// RestoreOauthClientWithResponse Restore an OAuth client to an earlier state
+//
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
+func (c *ClientWithResponses) RestoreOauthClientWithResponse(ctx context.Context, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RestoreOauthClientResponse, error) {
+	rsp, err := c.RestoreOauthClient(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestoreOauthClientResponse(rsp)
 }
 
 // RotateOauthClientSecretWithResponse Rotate an OAuth client's secret
@@ -6170,6 +7558,164 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOauthClientEventsResponse parses an HTTP response from a ListOauthClientEventsWithResponse call
+func ParseListOauthClientEventsResponse(rsp *http.Response) (*ListOauthClientEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOauthClientEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ClientEvent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/event-stream) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListOauthClientEventsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListOauthClientEventsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListOauthClientEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListOauthClientEventsResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListOauthClientEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListOauthClientEventsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOauthClientEventsResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7388,6 +8934,425 @@ func ParseReplaceOauthClientResponse(rsp *http.Response) (*ReplaceOauthClientRes
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceOauthClientResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOauthClientHistoryResponse parses an HTTP response from a GetOauthClientHistoryWithResponse call
+func ParseGetOauthClientHistoryResponse(rsp *http.Response) (*GetOauthClientHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOauthClientHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ClientEvent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOauthClientHistoryResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetOauthClientHistoryResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetOauthClientHistoryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetOauthClientHistoryResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetOauthClientHistoryResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetOauthClientHistoryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetOauthClientHistoryResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOauthClientHistoryResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRestoreOauthClientResponse parses an HTTP response from a RestoreOauthClientWithResponse call
+func ParseRestoreOauthClientResponse(rsp *http.Response) (*RestoreOauthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RestoreOauthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OAuthClientMaybeWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RestoreOauthClientResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RestoreOauthClientResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RestoreOauthClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RestoreOauthClientResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RestoreOauthClientResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RestoreOauthClientResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 412:
+		var headers RestoreOauthClientResponse412Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 413:
+		var headers RestoreOauthClientResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RestoreOauthClientResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers RestoreOauthClientResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RestoreOauthClientResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RestoreOauthClientResponse503Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -1,0 +1,198 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clientele/clientele/authserver"
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
+	"github.com/clientele/clientele/internal/jsonx"
+	"github.com/clientele/clientele/models"
+)
+
+// restoreRequest is the body of POST /oauth-clients/{id}/restore.
+type restoreRequest struct {
+	Seq int64 `json:"seq"`
+}
+
+func decodeRestoreRequest(c echo.Context) (restoreRequest, error) {
+	var req restoreRequest
+	if _, err := requireMediaType(c, echo.MIMEApplicationJSON); err != nil {
+		return req, err
+	}
+	body, err := readBody(c, maxBodyBytes)
+	if err != nil {
+		return req, err
+	}
+	names, values, err := jsonx.Object(body)
+	if err != nil {
+		return req, err
+	}
+	var raw json.RawMessage
+	for i, name := range names {
+		if name != "seq" {
+			return req, apierrors.NewIllegalValue(name + ": unknown member")
+		}
+		raw = values[i]
+	}
+	if raw == nil {
+		return req, apierrors.NewRequiredMissing("seq: is required")
+	}
+	var n json.Number
+	if len(raw) == 0 || raw[0] == '"' {
+		return req, apierrors.NewIllegalValue("seq: must be a positive integer")
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return req, apierrors.NewIllegalValue("seq: must be a positive integer")
+	}
+	if req.Seq, err = n.Int64(); err != nil || req.Seq < 1 {
+		return req, apierrors.NewIllegalValue("seq: must be a positive integer")
+	}
+	return req, nil
+}
+
+// dryRun reads ?dryRun=true|false.
+func dryRun(c echo.Context) (bool, error) {
+	switch v := c.QueryParams()["dryRun"]; {
+	case len(v) == 0:
+		return false, nil
+	case len(v) == 1 && v[0] == "true":
+		return true, nil
+	case len(v) == 1 && v[0] == "false":
+		return false, nil
+	}
+	return false, apierrors.NewIllegalValue("dryRun: must be true or false, given once")
+}
+
+// restored returns cur with the members a restore brings back taken from
+// state: the patchable ones, type, internal and scope. Secrets, the token
+// generation, id and timestamps stay cur's.
+func restored(cur, state *models.OAuthClient) models.OAuthClient {
+	next := cur.Clone()
+	for _, m := range models.PatchableMembers() {
+		m.Copy(&next, state)
+	}
+	for _, name := range restoredFixedMembers {
+		m, _ := models.LookupMember(name)
+		m.Copy(&next, state)
+	}
+	return next
+}
+
+// restoredFixedMembers are the members PATCH may not change that a restore
+// brings back (SPEC §10).
+var restoredFixedMembers = []string{"type", "internal", "scope"}
+
+// dryRunResult stops a dry-run update before anything is written, carrying
+// the client the update would have stored.
+type dryRunResult struct{ client models.OAuthClient }
+
+func (*dryRunResult) Error() string { return "dry run" }
+
+// restoreOauthClient answers POST /oauth-clients/{id}/restore: the client's
+// members become what they were right after event seq (SPEC §10). A deleted
+// client comes back with the same id and, if CONFIDENTIAL, one new secret;
+// its old tokens stay dead, as its token generation moves past theirs.
+func (s *Server) restoreOauthClient(c echo.Context) error {
+	req, err := decodeRestoreRequest(c)
+	if err != nil {
+		return err
+	}
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	ctx := events.WithType(c.Request().Context(), events.Restored)
+	ev, err := s.store.ClientEvent(ctx, id, req.Seq)
+	if err != nil {
+		return err
+	}
+	state := ev.State()
+	ifMatch := c.Request().Header.Get("If-Match")
+	updated, err := s.store.UpdateClient(ctx, id, func(cur *models.OAuthClient) error {
+		if err := checkIfMatch(ifMatch, cur); err != nil {
+			return err
+		}
+		next := restored(cur, state)
+		if models.SameStoredValues(cur, &next) {
+			return apierrors.NewConflict(fmt.Sprintf("oauth client %s is already in the state of event %d", id, req.Seq))
+		}
+		if err := checkGrantableScopes(callerOf(c), next.Scope); err != nil {
+			return err
+		}
+		if dry {
+			if err := next.Validate(); err != nil {
+				return err
+			}
+			next.Modified = s.now().UTC().Truncate(1e6)
+			return &dryRunResult{client: next}
+		}
+		*cur = next
+		return nil
+	})
+	var preview *dryRunResult
+	switch {
+	case errors.As(err, &preview):
+		return writeClient(c, http.StatusOK, &preview.client)
+	case apierrors.IsNotFound(err):
+		return s.restoreDeleted(c, ctx, state, ifMatch, dry)
+	case err != nil:
+		return err
+	}
+	s.tracker.ClientChanged(updated)
+	return writeClient(c, http.StatusOK, &updated)
+}
+
+// restoreDeleted creates the deleted client again from state.
+func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *models.OAuthClient, ifMatch string, dry bool) error {
+	if ifMatch != "" {
+		return apierrors.NewPreconditionFailed("If-Match: the client does not exist")
+	}
+	// Tokens issued before the deletion carry at most the generation the
+	// client had last, which the newest event holds (generations only
+	// grow): the restored client starts past it and accepts none of them.
+	last, err := s.store.ClientHistory(ctx, state.ID, 1, 0)
+	if err != nil {
+		return err
+	}
+	generation := state.TokenGeneration
+	if len(last) > 0 && last[0].State().TokenGeneration > generation {
+		generation = last[0].State().TokenGeneration
+	}
+	base := models.NewClient()
+	base.ID = state.ID
+	cl := restored(&base, state)
+	cl.TokenGeneration = generation + 1
+	if err := cl.Validate(); err != nil {
+		return err
+	}
+	if err := checkGrantableScopes(callerOf(c), cl.Scope); err != nil {
+		return err
+	}
+	if dry {
+		now := s.now().UTC().Truncate(1e6)
+		cl.Created, cl.Modified = now, now
+		return writeClient(c, http.StatusOK, &cl)
+	}
+	var secret *string
+	if cl.Type == models.TypeConfidential {
+		sec, hash, err := authserver.NewSecret()
+		if err != nil {
+			return err
+		}
+		cl.SecretHash, secret = hash, &sec
+	}
+	stored, err := s.store.CreateClient(ctx, cl)
+	if err != nil {
+		return err
+	}
+	s.tracker.ClientChanged(stored)
+	return writeClientWithSecret(c, http.StatusOK, &stored, secret)
+}
