@@ -3,11 +3,8 @@ package jsonx
 import (
 	"bytes"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // SyntaxError is a body that is not one RFC 8259 JSON text.
@@ -53,7 +50,7 @@ type Options struct {
 // most opts.MaxDepth levels, with no member name twice in one object, and
 // appends to dst its canonical form: no insignificant whitespace, strings as
 // encoding/json writes them, numbers in the one spelling of their value that
-// CanonicalNumber gives. Two JSON values are equal by value (RFC 6902 §4.6)
+// AppendCanonicalNumber gives. Two JSON values are equal by value (RFC 6902 §4.6)
 // exactly when their canonical forms compare equal member by member.
 //
 // It reads in one pass, in time linear in len(src), and recurses at most
@@ -336,101 +333,6 @@ func (r *reader) str() ([]byte, error) {
 	}
 }
 
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-// unquote decodes a checked JSON string literal as encoding/json does:
-// invalid UTF-8 and lone surrogates become U+FFFD.
-func unquote(raw []byte) (string, error) {
-	raw = raw[1 : len(raw)-1]
-	var b strings.Builder
-	b.Grow(len(raw))
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			ru, size := utf8.DecodeRune(raw[i:])
-			b.WriteRune(ru) // RuneError for invalid bytes, as encoding/json
-			i += size
-			continue
-		}
-		switch raw[i+1] {
-		case 'u':
-			ru := hexRune(raw[i+2 : i+6])
-			i += 6
-			if utf16.IsSurrogate(ru) {
-				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					if pair := utf16.DecodeRune(ru, hexRune(raw[i+2:i+6])); pair != utf8.RuneError {
-						b.WriteRune(pair)
-						i += 6
-						continue
-					}
-				}
-				ru = utf8.RuneError
-			}
-			b.WriteRune(ru)
-			continue
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		default: // " \ /
-			b.WriteByte(raw[i+1])
-		}
-		i += 2
-	}
-	return b.String(), nil
-}
-
-func hexRune(h []byte) rune {
-	var r rune
-	for _, c := range h {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		default:
-			r |= rune(c - 'A' + 10)
-		}
-	}
-	return r
-}
-
-// appendString writes s as encoding/json.Marshal does (HTML-safe).
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, ru := range s {
-		switch {
-		case ru == '"' || ru == '\\':
-			dst = append(dst, '\\', byte(ru))
-		case ru == '\b':
-			dst = append(dst, '\\', 'b')
-		case ru == '\f':
-			dst = append(dst, '\\', 'f')
-		case ru == '\n':
-			dst = append(dst, '\\', 'n')
-		case ru == '\r':
-			dst = append(dst, '\\', 'r')
-		case ru == '\t':
-			dst = append(dst, '\\', 't')
-		case ru < 0x20 || ru == '<' || ru == '>' || ru == '&':
-			dst = append(dst, '\\', 'u', '0', '0', hex[ru>>4], hex[ru&0xf])
-		case ru == '\u2028' || ru == '\u2029':
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[ru&0xf])
-		default:
-			dst = utf8.AppendRune(dst, ru)
-		}
-	}
-	return append(dst, '"')
-}
-
 func (r *reader) number() error {
 	start := r.pos
 	if r.src[r.pos] == '-' {
@@ -472,119 +374,4 @@ func (r *reader) number() error {
 	}
 	r.out = AppendCanonicalNumber(r.out, lit)
 	return nil
-}
-
-// AppendCanonicalNumber appends the canonical spelling of lit, a valid JSON
-// number: the one ECMAScript's Number::toString would choose for a number
-// of unlimited precision. Every spelling of one value (3600, 3600.0,
-// 3.6e3, 36e2) gives the same text, and different values different texts;
-// -0 is 0. Plain digits up to 21 places, exponent notation beyond, so a
-// short literal never becomes a long text.
-func AppendCanonicalNumber(dst, lit []byte) []byte {
-	neg := lit[0] == '-'
-	if neg {
-		lit = lit[1:]
-	}
-	mant, exp := lit, []byte(nil)
-	if i := indexAny(lit, 'e', 'E'); i >= 0 {
-		mant, exp = lit[:i], lit[i+1:]
-	}
-	intPart, frac := mant, []byte(nil)
-	if i := indexAny(mant, '.', '.'); i >= 0 {
-		intPart, frac = mant[:i], mant[i+1:]
-	}
-	// value = 0.D × 10^point after dropping zeros: D are the significant
-	// digits, point where the decimal point falls among them.
-	digits := intPart
-	if len(frac) > 0 {
-		var buf [48]byte // on the stack for all but very long literals
-		digits = append(append(buf[:0], intPart...), frac...)
-	}
-	lead := 0
-	for lead < len(digits) && digits[lead] == '0' {
-		lead++
-	}
-	if lead == len(digits) {
-		return append(dst, '0')
-	}
-	d := digits[lead:]
-	for d[len(d)-1] == '0' {
-		d = d[:len(d)-1]
-	}
-	shift := int64(len(intPart) - lead) // point without the exponent
-	if neg {
-		dst = append(dst, '-')
-	}
-	e, small := smallExponent(exp)
-	if !small {
-		// More than fifteen exponent digits: far outside plain notation.
-		p := new(big.Int)
-		p.SetString(strings.TrimPrefix(string(exp), "+"), 10)
-		p.Add(p, big.NewInt(shift-1))
-		dst = appendMantissa(dst, d)
-		return append(append(dst, 'e'), p.String()...)
-	}
-	point := e + shift
-	k := int64(len(d))
-	switch {
-	case k <= point && point <= 21:
-		dst = append(dst, d...)
-		for i := k; i < point; i++ {
-			dst = append(dst, '0')
-		}
-	case 0 < point && point <= 21:
-		dst = append(append(append(dst, d[:point]...), '.'), d[point:]...)
-	case -6 < point && point <= 0:
-		dst = append(dst, '0', '.')
-		for i := point; i < 0; i++ {
-			dst = append(dst, '0')
-		}
-		dst = append(dst, d...)
-	default:
-		dst = appendMantissa(dst, d)
-		dst = strconv.AppendInt(append(dst, 'e'), point-1, 10)
-	}
-	return dst
-}
-
-func appendMantissa(dst, d []byte) []byte {
-	dst = append(dst, d[0])
-	if len(d) > 1 {
-		dst = append(append(dst, '.'), d[1:]...)
-	}
-	return dst
-}
-
-// smallExponent parses an exponent of at most fifteen digits.
-func smallExponent(exp []byte) (int64, bool) {
-	if len(exp) == 0 {
-		return 0, true
-	}
-	neg := exp[0] == '-'
-	if exp[0] == '-' || exp[0] == '+' {
-		exp = exp[1:]
-	}
-	for len(exp) > 1 && exp[0] == '0' {
-		exp = exp[1:]
-	}
-	if len(exp) > 15 {
-		return 0, false
-	}
-	var e int64
-	for _, c := range exp {
-		e = e*10 + int64(c-'0')
-	}
-	if neg {
-		e = -e
-	}
-	return e, true
-}
-
-func indexAny(b []byte, x, y byte) int {
-	for i, c := range b {
-		if c == x || c == y {
-			return i
-		}
-	}
-	return -1
 }
