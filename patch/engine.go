@@ -14,7 +14,8 @@ import (
 
 // github.com/evanphx/json-patch/v5 (v5.9.11) applies every operation. Where
 // it departs from RFC 6902, this file closes the gap around it, never
-// inside it, and TestLibraryGaps holds a case for each:
+// inside it, and a test holds a case for each (TestLibraryGaps; for the
+// merge patch, TestDepth, TestMergePatchArraysAsGiven and TestWorstBodies):
 //
 //  1. Its test compares numbers by their text (3600 ≠ 3600.0 ≠ 3.6e3),
 //     where §4.6 compares them by value. The library is handed every value,
@@ -58,8 +59,9 @@ var fromStandIn = map[string]string{nullStandIn: "null"}
 // level deeper, so this is never reached.
 const libraryDepth = 1 << 12
 
-// readBody reads a body in canonical form, nulls as opts says: malformed JSON or a duplicated member is 400.0, nesting deeper
-// than MaxDepth is 400.1.4.
+// readBody reads a body in canonical form, nulls as opts says: malformed
+// JSON or a duplicated member is 400.0, nesting deeper than MaxDepth is
+// 400.1.4.
 func readBody(body []byte, opts jsonx.Options) ([]byte, error) {
 	opts.MaxDepth = MaxDepth
 	out, err := jsonx.Canonical(make([]byte, 0, len(body)), body, opts)

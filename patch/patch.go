@@ -1,11 +1,14 @@
 // Package patch applies JSON Patch (RFC 6902) and JSON merge patch (RFC
 // 7396) to the patchable projection of an OAuth client, as SPEC §4 rules:
 // an allowlist on every path and from, canonical indexes only, limits on
-// size and copies, all or nothing, and results validated like a create.
+// size, depth and copies, test by value, all or nothing, and results
+// validated like a create.
 //
-// The operations are decoded once, strictly, into typed operations; those
-// same values are checked and handed to github.com/evanphx/json-patch/v5,
-// never the raw body a second time.
+// A body is read once, strictly, into its canonical form (internal/jsonx),
+// and decoded from that into typed operations; those same values are
+// checked and handed to github.com/evanphx/json-patch/v5, which applies
+// them. engine.go lists where the library departs from the RFCs and how
+// each gap is closed around it.
 package patch
 
 import (
