@@ -223,6 +223,10 @@ func TestCLIApplyFileProblems(t *testing.T) {
 			}
 		})
 	}
+	r := runCLI(t, s, "clients:\n  - name: a\n    grantTypes: [CLIENT_CREDENTIALS]\n    enabled: 1\n", "apply", "-f", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "<stdin>:4: clients[0].enabled: want a boolean, got int 1") {
+		t.Errorf("from standard input: exit %d\n%s", r.code, r.stderr)
+	}
 	var listed []any
 	if err := json.Unmarshal([]byte(mustCLI(t, s, "", "clients", "list", "-o", "json")), &listed); err != nil || len(listed) != 1 {
 		t.Errorf("a refused file changed the server: %v %d", err, len(listed))

@@ -72,6 +72,9 @@ func (o *options) apply(ctx context.Context, f applyFlags, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	if f.file == "-" {
+		f.file = "<stdin>" // how problems name the file from here on
+	}
 	entries, err := parseClients(f.file, data)
 	if err != nil {
 		return err
@@ -133,29 +136,25 @@ func (o *options) plan(ctx context.Context, a *api, f applyFlags, entries []entr
 		etag string
 		err  error
 	}
-	got := make([]fresh, len(fetch)+len(p.deletes))
-	bar := o.bar(stderr, len(got), "planning")
-	forEach(ctx, len(got), f.parallel, func(k int) {
+	ids := make([]string, 0, len(fetch)+len(p.deletes))
+	for _, i := range fetch {
+		ids = append(ids, cs[i].id)
+	}
+	for _, d := range p.deletes {
+		ids = append(ids, d.id)
+	}
+	got := make([]fresh, len(ids))
+	bar := o.bar(stderr, len(ids), "planning")
+	forEach(ctx, len(ids), f.parallel, func(k int) {
 		defer bar()
-		id := ""
-		if k < len(fetch) {
-			id = cs[fetch[k]].id
-		} else {
-			id = p.deletes[k-len(fetch)].id
-		}
-		raw, etag, err := a.get(ctx, id)
+		raw, etag, err := a.get(ctx, ids[k])
 		if err == nil {
 			got[k].c, err = decodeServerClient(raw)
 		}
 		got[k].etag, got[k].err = etag, err
 	})
 	for k, g := range got {
-		var id string
-		if k < len(fetch) {
-			id = cs[fetch[k]].id
-		} else {
-			id = p.deletes[k-len(fetch)].id
-		}
+		id := ids[k]
 		switch {
 		case isStatus(g.err, http.StatusNotFound):
 			p.problems = append(p.problems, fmt.Sprintf("client %s was deleted on the server while planning", id))
