@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,5 +58,44 @@ func TestRateLimitIsWaitedOut(t *testing.T) {
 		if !strings.Contains(report, want) {
 			t.Errorf("report %q lacks %q", report, want)
 		}
+	}
+}
+
+// TestListAllPagesOnce: every page is read, and a client that offset paging
+// shows twice (another writer moved it) is kept once.
+func TestListAllPagesOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok","token_type":"Bearer","expires_in":3600}`)
+			return
+		}
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		if r.URL.Query().Get("limit") != "250" {
+			t.Errorf("limit %q", r.URL.Query().Get("limit"))
+		}
+		// 300 clients; the second page starts one early, as if a client
+		// before it had been deleted meanwhile.
+		from, to := offset, offset+250
+		if offset > 0 {
+			from--
+		}
+		if to > 300 {
+			to = 300
+		}
+		var items []string
+		for i := from; i < to; i++ {
+			items = append(items, fmt.Sprintf(`{"id":"c%03d","name":"n%d","grantTypes":["CLIENT_CREDENTIALS"]}`, i, i))
+		}
+		_, _ = io.WriteString(w, "["+strings.Join(items, ",")+"]")
+	}))
+	defer srv.Close()
+	a, err := newAPI(context.Background(), srv.URL, "id", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := a.listAll(context.Background())
+	if err != nil || len(clients) != 300 || clients[299].id != "c299" || clients[250].id != "c250" {
+		t.Fatalf("listAll: %v, %d clients", err, len(clients))
 	}
 }

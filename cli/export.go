@@ -50,16 +50,24 @@ and never exported. Applying the file unchanged is a no-op.`,
 	return cmd
 }
 
-// listAll returns every client on the server, reduced to its settable members.
+// listAll returns every client on the server, reduced to its settable
+// members. Offset paging while others write may show a client twice; it
+// is kept once.
 func (a *api) listAll(ctx context.Context) ([]serverClient, error) {
 	raw, err := a.list(ctx, "", "", 0)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]serverClient, len(raw))
+	out := make([]serverClient, 0, len(raw))
+	seen := make(map[string]bool, len(raw))
 	for i := range raw {
-		if out[i], err = decodeServerClient(raw[i]); err != nil {
+		c, err := decodeServerClient(raw[i])
+		if err != nil {
 			return nil, err
+		}
+		if !seen[c.id] {
+			seen[c.id] = true
+			out = append(out, c)
 		}
 	}
 	return out, nil
