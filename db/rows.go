@@ -217,20 +217,37 @@ func (c *cell) Scan(src any) error {
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanBuf is the Scan destination of one row, reused across reads: a GET
+// allocates only what the client itself holds.
+type scanBuf struct {
+	cells []cell
+	dest  []any
+}
+
+var scanBufs = sync.Pool{New: func() any {
+	b := &scanBuf{cells: make([]cell, len(readColumns)), dest: make([]any, len(readColumns))}
+	for i := range readColumns {
+		b.cells[i].st = readColumns[i].storage
+		b.dest[i] = &b.cells[i]
+	}
+	return b
+}}
+
 // scanClient reads one row of readColumns.
 func scanClient(s scanner) (models.OAuthClient, error) {
-	cells := make([]cell, len(readColumns))
-	dest := make([]any, len(readColumns))
-	for i := range readColumns {
-		cells[i].st = readColumns[i].storage
-		dest[i] = &cells[i]
-	}
+	b := scanBufs.Get().(*scanBuf)
+	defer func() {
+		for i := range b.cells {
+			b.cells[i].v, b.cells[i].raw = models.Cell{}, nil // keep no client data
+		}
+		scanBufs.Put(b)
+	}()
 	var c models.OAuthClient
-	if err := s.Scan(dest...); err != nil {
+	if err := s.Scan(b.dest...); err != nil {
 		return c, err
 	}
 	for i, col := range readColumns {
-		if err := col.load(&c, &cells[i]); err != nil {
+		if err := col.load(&c, &b.cells[i]); err != nil {
 			return c, fmt.Errorf("client %s: %s: %w", c.ID, col.name, err)
 		}
 	}
