@@ -24,6 +24,9 @@ const (
 	UnsupportedGrantType Code = "unsupported_grant_type"
 	// InvalidScope: the requested scope is malformed or not the client's.
 	InvalidScope Code = "invalid_scope"
+	// InvalidTarget: a requested resource or audience is malformed or not
+	// one of the client's (RFC 8707 §2).
+	InvalidTarget Code = "invalid_target"
 )
 
 // Error is a refusal of the authorization server: an RFC 6749 §5.2 error

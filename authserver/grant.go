@@ -2,7 +2,9 @@ package authserver
 
 import (
 	"context"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +26,10 @@ type TokenRequest struct {
 	// Scope is the requested scope, space-separated; "" asks for all of
 	// the client's scope.
 	Scope string
+	// Resources are the RFC 8707 resource parameters, absolute URIs, and
+	// Audiences the audience parameters; none asks for all of the client's
+	// audience.
+	Resources, Audiences []string
 }
 
 // Issued is a granted access token.
@@ -60,8 +66,12 @@ func (s *Server) Grant(ctx context.Context, req TokenRequest) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
+	aud, err := GrantedAudience(&cl, req.Resources, req.Audiences)
+	if err != nil {
+		return Issued{}, err
+	}
 	now := s.now()
-	raw, claims, err := s.tokens.Issue(&cl, scope, now)
+	raw, claims, err := s.tokens.Issue(&cl, scope, aud, now)
 	if err != nil {
 		return Issued{}, err
 	}
@@ -92,6 +102,29 @@ func GrantedScope(cl *models.OAuthClient, requested string) ([]string, error) {
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// GrantedAudience is the aud of a token (SPEC §6): the requested resources
+// and audiences (duplicates dropped), each of which must be in the client's
+// audience, else invalid_target; a resource must also be an absolute URI
+// without a fragment (RFC 8707 §2). None requested is nil: the token carries
+// the client's whole audience, or the issuer.
+func GrantedAudience(cl *models.OAuthClient, resources, audiences []string) ([]string, error) {
+	var out []string
+	for _, r := range resources {
+		if u, err := url.Parse(r); err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(r, "#") {
+			return nil, NewError(InvalidTarget, "resource must be an absolute URI without a fragment")
+		}
+	}
+	for _, a := range slices.Concat(resources, audiences) {
+		if !slices.Contains(cl.Audience, a) {
+			return nil, NewError(InvalidTarget, "the client's audience does not hold "+strconv.Quote(a))
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
 		}
 	}
 	return out, nil

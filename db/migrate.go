@@ -138,6 +138,12 @@ var migrations = []migration{
 		sqlite:   clientEvents("INTEGER"),
 		postgres: clientEvents("BIGINT"),
 	},
+	{
+		version:  4,
+		name:     "the audience of a client's tokens",
+		sqlite:   []string{`ALTER TABLE oauth_clients ADD COLUMN audience TEXT NOT NULL DEFAULT '[]'`},
+		postgres: []string{`ALTER TABLE oauth_clients ADD COLUMN audience TEXT NOT NULL DEFAULT '[]'`},
+	},
 }
 
 // clientEvents is migration 3 for a dialect's integer type.

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/internal/pgtest"
@@ -552,22 +555,29 @@ func TestConcurrentRotationOnPostgres(t *testing.T) {
 // TestKeysBeforeTheLifecycleBecomeActive migrates a store of the first
 // schema: the oldest key, the one that signed, becomes active.
 func TestKeysBeforeTheLifecycleBecomeActive(t *testing.T) {
-	for _, u := range []string{"sqlite://" + filepath.Join(t.TempDir(), "old.db"), pgtest.URL(t)} {
-		all := migrations
-		migrations = all[:1]
-		s, err := Open(ctx, u)
-		migrations = all
+	path := filepath.Join(t.TempDir(), "old.db")
+	pgURL := pgtest.URL(t)
+	for _, u := range []string{"sqlite://" + path, pgURL} {
+		// The first schema, as a server of that time left it.
+		driver, dsn, stmts := "sqlite3", "file:"+path, migrations[0].sqlite
+		if u == pgURL {
+			driver, dsn, stmts = "pgx", pgURL, migrations[0].postgres
+		}
+		old, err := sql.Open(driver, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for n, kid := range []string{"second", "first"} {
-			if err := s.w.Exec("INSERT INTO signing_keys (kid, alg, private_key, created) VALUES (?, 'ES256', ?, ?)",
-				kid, []byte{1}, 1000-n).Error; err != nil {
+		stmts = append(stmts, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
+			`INSERT INTO schema_migrations VALUES (1, 'first', 0)`,
+			`INSERT INTO signing_keys (kid, alg, private_key, created) VALUES ('second', 'ES256', 'x', 1000)`,
+			`INSERT INTO signing_keys (kid, alg, private_key, created) VALUES ('first', 'ES256', 'x', 999)`)
+		for _, q := range stmts {
+			if _, err := old.Exec(q); err != nil {
 				t.Fatal(err)
 			}
 		}
-		s.Close()
-		s, err = Open(ctx, u)
+		old.Close()
+		s, err := Open(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}

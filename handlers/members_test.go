@@ -40,6 +40,7 @@ var memberSamples = map[string][3]string{
 	"strongAuthSupported":         {`true`, `false`, `true`},
 	"claimsSupported":             {`true`, `false`, `true`},
 	"scope":                       {`["sp:oauth-client:read"]`},
+	"audience":                    {`["https://a1.example"]`, `["urn:example:a2","https://a1.example"]`, `["a3"]`},
 }
 
 // httpClient drives a server over real HTTP with the admin's token.

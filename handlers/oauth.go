@@ -56,6 +56,10 @@ type tokenResponse struct {
 	Scope       string `json:"scope"`
 }
 
+// repeatable are the form parameters that may be sent more than once: RFC
+// 8707's resource, and audience alike.
+var repeatable = map[string]bool{"resource": true, "audience": true}
+
 // createToken answers POST /oauth/token (RFC 6749 §4.4).
 func (s *Server) createToken(c echo.Context) error {
 	form, err := readForm(c)
@@ -66,6 +70,8 @@ func (s *Server) createToken(c echo.Context) error {
 		Client:    clientAuth(c, form),
 		GrantType: form.Get("grant_type"),
 		Scope:     form.Get("scope"),
+		Resources: form["resource"],
+		Audiences: form["audience"],
 	})
 	if err != nil {
 		return err
@@ -98,6 +104,8 @@ type introspectResponse struct {
 	ExpiresAt int64  `json:"exp,omitempty"`
 	IssuedAt  int64  `json:"iat,omitempty"`
 	Issuer    string `json:"iss,omitempty"`
+	// Audience is aud: one string, or an array when there are several.
+	Audience  any    `json:"aud,omitempty"`
 	JTI       string `json:"jti,omitempty"`
 	TokenType string `json:"token_type,omitempty"`
 }
@@ -125,9 +133,22 @@ func (s *Server) introspectToken(c echo.Context) error {
 		ExpiresAt: claims.ExpiresAt.Unix(),
 		IssuedAt:  claims.IssuedAt.Unix(),
 		Issuer:    claims.Issuer,
+		Audience:  audValue(claims.Audience),
 		JTI:       claims.JTI,
 		TokenType: "Bearer",
 	})
+}
+
+// audValue is aud as RFC 7519 §4.1.3 writes it: a string for one value, an
+// array for several, nothing for none (a token issued before aud was).
+func audValue(aud []string) any {
+	switch len(aud) {
+	case 0:
+		return nil
+	case 1:
+		return aud[0]
+	}
+	return aud
 }
 
 // revokeToken answers POST /oauth/revoke (RFC 7009): 200 whether or not
@@ -187,7 +208,7 @@ func readForm(c echo.Context) (url.Values, error) {
 		return nil, invalidRequest("the body must be application/x-www-form-urlencoded or multipart/form-data")
 	}
 	for name, vs := range form {
-		if len(vs) > 1 {
+		if len(vs) > 1 && !repeatable[name] {
 			return nil, invalidRequest(name + " is sent more than once")
 		}
 	}

@@ -78,9 +78,12 @@ type OAuthClient struct {
 	StrongAuthSupported         bool
 	ClaimsSupported             bool
 	Scope                       []string
-	Created                     time.Time
-	Modified                    time.Time
-	LastUsed                    *time.Time
+	// Audience holds the aud values this client's tokens may carry
+	// (SPEC §6); empty, its tokens are for the issuer.
+	Audience []string
+	Created  time.Time
+	Modified time.Time
+	LastUsed *time.Time
 
 	// SecretHash is the SHA-256 of the secret; nil for a public client.
 	SecretHash []byte
@@ -101,6 +104,7 @@ func NewClient() OAuthClient {
 		Type:                        TypeConfidential,
 		Enabled:                     true,
 		Scope:                       []string{ScopeDefault},
+		Audience:                    []string{},
 	}
 }
 

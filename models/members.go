@@ -201,6 +201,8 @@ var members = []Member{
 		codec: optInstant(func(c *OAuthClient) **time.Time { return &c.LastUsed })},
 	{Name: "scope", Type: StringArray, Access: Immutable, Column: "scope",
 		codec: texts[string](func(c *OAuthClient) *[]string { return &c.Scope })},
+	{Name: "audience", Type: StringArray, Access: Mutable, Column: "audience",
+		codec: texts[string](func(c *OAuthClient) *[]string { return &c.Audience })},
 }
 
 var (

@@ -24,7 +24,8 @@ func full() OAuthClient {
 		GrantTypes:   []GrantType{GrantAuthorizationCode, GrantRefreshToken},
 		AccessType:   AccessOffline, Type: TypePublic, Internal: true, Enabled: true,
 		StrongAuthSupported: true, ClaimsSupported: true, Scope: []string{"a", "b"},
-		Created: used.Add(-time.Hour), Modified: used.Add(-time.Minute), LastUsed: &used,
+		Audience: []string{"https://api.example", "urn:example:billing"},
+		Created:  used.Add(-time.Hour), Modified: used.Add(-time.Minute), LastUsed: &used,
 		SecretHash: []byte{1, 2}, TokenGeneration: 3,
 	}
 }
@@ -250,7 +251,7 @@ func TestPredicates(t *testing.T) {
 		names = append(names, m.Name)
 	}
 	want := "businessName homepageUrl name description tenant accessTokenValiditySeconds " +
-		"refreshTokenValiditySeconds redirectUris grantTypes accessType enabled strongAuthSupported claimsSupported"
+		"refreshTokenValiditySeconds redirectUris grantTypes accessType enabled strongAuthSupported claimsSupported audience"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("patchable members:\n got %s\nwant %s", got, want)
 	}

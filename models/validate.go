@@ -20,6 +20,8 @@ const (
 	MaxURLLength          = 2048
 	MaxRedirectURIs       = 64
 	MaxScopes             = 64
+	MaxAudiences          = 32
+	MaxAudienceLength     = 2048
 	MinAccessTokenSeconds = 60
 	MaxAccessTokenSeconds = 86400
 	MinRefreshSeconds     = 60
@@ -133,6 +135,23 @@ func (c *OAuthClient) Causes() []apierrors.Cause {
 	}
 	if c.Type != TypeConfidential && c.Type != TypePublic {
 		v.illegal("type", "must be CONFIDENTIAL or PUBLIC")
+	}
+
+	if len(c.Audience) > MaxAudiences {
+		v.illegal("audience", fmt.Sprintf("must hold at most %d values", MaxAudiences))
+	}
+	seenAud := make(map[string]bool, len(c.Audience))
+	for i, a := range c.Audience {
+		field := fmt.Sprintf("audience/%d", i)
+		switch n := utf8.RuneCountInString(a); {
+		case seenAud[a]:
+			v.illegal(field, "duplicates an earlier value")
+		case n == 0 || n > MaxAudienceLength:
+			v.length(field, fmt.Sprintf("must be 1 to %d characters", MaxAudienceLength))
+		case strings.ContainsFunc(a, unicode.IsSpace):
+			v.illegal(field, "must not contain whitespace")
+		}
+		seenAud[a] = true
 	}
 
 	if len(c.Scope) > MaxScopes {

@@ -53,6 +53,23 @@ func TestValidate(t *testing.T) {
 		{"redirect fragment", func(c *models.OAuthClient) { c.RedirectURIs = []string{"https://a.example/cb#x"} }, apierrors.CodeIllegalValue, "redirectUris/0"},
 		{"redirect relative", func(c *models.OAuthClient) { c.RedirectURIs = []string{"/cb"} }, apierrors.CodeIllegalValue, "redirectUris/0"},
 		{"redirect scheme without dot", func(c *models.OAuthClient) { c.RedirectURIs = []string{"myapp:/cb"} }, apierrors.CodeIllegalValue, "redirectUris/0"},
+		{"audience", func(c *models.OAuthClient) {
+			c.Audience = []string{"https://api.example", "urn:x", strings.Repeat("a", 2048)}
+		}, "", ""},
+		{"audience of 32", func(c *models.OAuthClient) {
+			for i := range 32 {
+				c.Audience = append(c.Audience, strings.Repeat("a", i+1))
+			}
+		}, "", ""},
+		{"audience of 33", func(c *models.OAuthClient) {
+			for i := range 33 {
+				c.Audience = append(c.Audience, strings.Repeat("a", i+1))
+			}
+		}, apierrors.CodeIllegalValue, "audience"},
+		{"audience duplicate", func(c *models.OAuthClient) { c.Audience = []string{"a", "a"} }, apierrors.CodeIllegalValue, "audience/1"},
+		{"audience empty value", func(c *models.OAuthClient) { c.Audience = []string{""} }, apierrors.CodeLengthOutOfRange, "audience/0"},
+		{"audience too long", func(c *models.OAuthClient) { c.Audience = []string{strings.Repeat("a", 2049)} }, apierrors.CodeLengthOutOfRange, "audience/0"},
+		{"audience whitespace", func(c *models.OAuthClient) { c.Audience = []string{"a\tb"} }, apierrors.CodeIllegalValue, "audience/0"},
 		{"redirect javascript", func(c *models.OAuthClient) { c.RedirectURIs = []string{"javascript:alert(1)"} }, apierrors.CodeIllegalValue, "redirectUris/0"},
 		{"redirect duplicate", func(c *models.OAuthClient) { c.RedirectURIs = []string{"https://a.example", "https://a.example"} }, apierrors.CodeIllegalValue, "redirectUris/1"},
 		{"redirect too long", func(c *models.OAuthClient) {

@@ -46,10 +46,12 @@ const (
 
 // Claims of an access token (RFC 9068 §2.2).
 type Claims struct {
-	Issuer    string
-	Subject   string
-	ClientID  string
-	Scope     []string
+	Issuer   string
+	Subject  string
+	ClientID string
+	Scope    []string
+	// Audience is the aud claim: the resource servers the token is for.
+	Audience  []string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	JTI       string
@@ -60,14 +62,15 @@ type Claims struct {
 
 // wireClaims is the JSON form of Claims.
 type wireClaims struct {
-	Iss      string `json:"iss"`
-	Sub      string `json:"sub"`
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
-	Iat      int64  `json:"iat"`
-	Exp      int64  `json:"exp"`
-	Jti      string `json:"jti"`
-	Gen      int64  `json:"gen"`
+	Iss      string   `json:"iss"`
+	Sub      string   `json:"sub"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope"`
+	Aud      audience `json:"aud,omitempty"`
+	Iat      int64    `json:"iat"`
+	Exp      int64    `json:"exp"`
+	Jti      string   `json:"jti"`
+	Gen      int64    `json:"gen"`
 }
 
 type header struct {
@@ -77,6 +80,25 @@ type header struct {
 }
 
 var b64 = base64.RawURLEncoding
+
+// audience is RFC 7519 §4.1.3's aud: one string, or an array of them.
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}
 
 // Issuer signs and verifies the tokens of one issuer.
 type Issuer struct {
@@ -104,9 +126,11 @@ func NewIssuer(iss string, keys *Keys) *Issuer {
 	return &Issuer{issuer: iss, keys: keys, verified: make(map[string]verifiedToken)}
 }
 
-// Issue signs a token for c with scope, valid for c's
-// AccessTokenValiditySeconds from now.
-func (i *Issuer) Issue(c *models.OAuthClient, scope []string, now time.Time) (string, Claims, error) {
+// Issue signs a token for c with scope and aud, valid for c's
+// AccessTokenValiditySeconds from now. An empty aud is c's whole Audience,
+// or the issuer when c has none (SPEC §6); the caller checks that a named
+// aud is among c's.
+func (i *Issuer) Issue(c *models.OAuthClient, scope, aud []string, now time.Time) (string, Claims, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", Claims{}, err
@@ -116,18 +140,26 @@ func (i *Issuer) Issue(c *models.OAuthClient, scope []string, now time.Time) (st
 		return "", Claims{}, errors.New("no active signing key")
 	}
 	now = now.Truncate(time.Second)
+	switch {
+	case len(aud) > 0:
+	case len(c.Audience) > 0:
+		aud = c.Audience
+	default:
+		aud = []string{i.issuer}
+	}
 	cl := Claims{
 		Issuer:     i.issuer,
 		Subject:    c.ID,
 		ClientID:   c.ID,
 		Scope:      append([]string(nil), scope...),
+		Audience:   append([]string(nil), aud...),
 		IssuedAt:   now,
 		ExpiresAt:  now.Add(time.Duration(c.AccessTokenValiditySeconds) * time.Second),
 		JTI:        hex.EncodeToString(jti[:]),
 		Generation: c.TokenGeneration,
 	}
 	payload, err := json.Marshal(wireClaims{
-		Iss: cl.Issuer, Sub: cl.Subject, ClientID: cl.ClientID, Scope: strings.Join(cl.Scope, " "),
+		Iss: cl.Issuer, Sub: cl.Subject, ClientID: cl.ClientID, Scope: strings.Join(cl.Scope, " "), Aud: cl.Audience,
 		Iat: cl.IssuedAt.Unix(), Exp: cl.ExpiresAt.Unix(), Jti: cl.JTI, Gen: cl.Generation,
 	})
 	if err != nil {
@@ -248,7 +280,7 @@ func (i *Issuer) verify(ctx context.Context, raw string) (Claims, *loadedKey, er
 	}
 	exp, iat := time.Unix(w.Exp, 0), time.Unix(w.Iat, 0)
 	return Claims{
-		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: strings.Fields(w.Scope),
+		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: strings.Fields(w.Scope), Audience: w.Aud,
 		IssuedAt: iat, ExpiresAt: exp, JTI: w.Jti, Generation: w.Gen,
 	}, k, nil
 }

@@ -76,7 +76,7 @@ func TestKeyLifecycle(t *testing.T) {
 	i := NewIssuer(iss, k)
 	c := client("c1")
 	c.AccessTokenValiditySeconds = 86400
-	old, _, _ := i.Issue(&c, nil, clock.now())
+	old, _, _ := i.Issue(&c, nil, nil, clock.now())
 	oldKid := kidOf(t, old)
 
 	next, err := k.Rotate(ctx)
@@ -94,12 +94,12 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("JWKS kids %v, want the active and the next key", kids)
 	}
 	clock.advance(lead - time.Second)
-	if raw, _, _ := i.Issue(&c, nil, clock.now()); kidOf(t, raw) != oldKid {
+	if raw, _, _ := i.Issue(&c, nil, nil, clock.now()); kidOf(t, raw) != oldKid {
 		t.Errorf("the next key signs before it activates")
 	}
 	// At the instant it activates it signs, before any store round trip.
 	clock.advance(time.Second)
-	raw, _, _ := i.Issue(&c, nil, clock.now())
+	raw, _, _ := i.Issue(&c, nil, nil, clock.now())
 	if kidOf(t, raw) != next.KID {
 		t.Errorf("the next key does not sign once due")
 	}
@@ -255,7 +255,7 @@ func TestAlgorithms(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := client("alg")
-		raw, _, err := NewIssuer(iss, k).Issue(&c, nil, clock.now())
+		raw, _, err := NewIssuer(iss, k).Issue(&c, nil, nil, clock.now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +301,7 @@ func TestKeysEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := client("enc")
-	raw, _, err := NewIssuer(iss, k).Issue(&c, nil, time.Now())
+	raw, _, err := NewIssuer(iss, k).Issue(&c, nil, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,5 +399,47 @@ func TestTrackerWakes(t *testing.T) {
 			t.Fatal("a woken tracker did not read the revocation")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestAudienceClaim: aud is what the caller names, else the client's
+// audience, else the issuer; one value is a string, several an array, and
+// an independent implementation checks it.
+func TestAudienceClaim(t *testing.T) {
+	_, k, i := setup(t)
+	c := client("aud")
+	cases := []struct {
+		audience, named []string
+		want            string
+	}{
+		{nil, nil, `"` + iss + `"`},
+		{[]string{"https://a.example", "urn:b"}, nil, `["https://a.example","urn:b"]`},
+		{[]string{"https://a.example", "urn:b"}, []string{"urn:b"}, `"urn:b"`},
+	}
+	body, _ := k.JWKS()
+	set, _ := jwk.Parse(body)
+	for _, tt := range cases {
+		c.Audience = tt.audience
+		raw, claims, err := i.Issue(&c, nil, tt.named, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, _ := b64.DecodeString(strings.Split(raw, ".")[1])
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(pb, &m)
+		if string(m["aud"]) != tt.want {
+			t.Errorf("aud %s, want %s", m["aud"], tt.want)
+		}
+		got, err := i.Verify(context.Background(), raw, time.Now())
+		if err != nil || strings.Join(got.Audience, " ") != strings.Join(claims.Audience, " ") {
+			t.Errorf("verified aud %v (%v), issued %v", got.Audience, err, claims.Audience)
+		}
+		first := claims.Audience[0]
+		if _, err := jwt.Parse([]byte(raw), jwt.WithKeySet(set), jwt.WithAudience(first)); err != nil {
+			t.Errorf("jwx refuses aud %s: %v", first, err)
+		}
+		if _, err := jwt.Parse([]byte(raw), jwt.WithKeySet(set), jwt.WithAudience("https://wrong.example")); err == nil {
+			t.Errorf("jwx accepts a wrong audience")
+		}
 	}
 }

@@ -223,6 +223,7 @@ const (
 	InvalidGrant         OAuthErrorError = "invalid_grant"
 	InvalidRequest       OAuthErrorError = "invalid_request"
 	InvalidScope         OAuthErrorError = "invalid_scope"
+	InvalidTarget        OAuthErrorError = "invalid_target"
 	UnauthorizedClient   OAuthErrorError = "unauthorized_client"
 	UnsupportedGrantType OAuthErrorError = "unsupported_grant_type"
 )
@@ -237,6 +238,8 @@ func (e OAuthErrorError) Valid() bool {
 	case InvalidRequest:
 		return true
 	case InvalidScope:
+		return true
+	case InvalidTarget:
 		return true
 	case UnauthorizedClient:
 		return true
@@ -413,6 +416,11 @@ type CreateOAuthClientRequest struct {
 	// AccessType Example: ONLINE
 	AccessType *AccessType `json:"accessType,omitempty"`
 
+	// Audience The `aud` values this client's tokens may carry (SPEC §6): a token request's `resource` or `audience` values must be among them; with none named the token carries all of them, and with none here it carries the issuer. Each 1–2048 characters without whitespace.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience *[]string `json:"audience,omitempty"`
+
 	// BusinessName Example: Acme Corp
 	BusinessName *string `json:"businessName,omitempty"`
 
@@ -533,6 +541,11 @@ type IntrospectionResponse struct {
 	// Active Example: true
 	Active bool `json:"active"`
 
+	// Aud The token's audience, a string when it has one value, else an array.
+	//
+	// Example: https://api.acme.example
+	Aud *IntrospectionResponse_Aud `json:"aud,omitempty"`
+
 	// ClientId Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a6
 	ClientId *string `json:"client_id,omitempty"`
 
@@ -558,6 +571,19 @@ type IntrospectionResponse struct {
 	TokenType *string `json:"token_type,omitempty"`
 }
 
+// IntrospectionResponseAud0 defines model for IntrospectionResponse.Aud.0.
+type IntrospectionResponseAud0 = string
+
+// IntrospectionResponseAud1 defines model for IntrospectionResponse.Aud.1.
+type IntrospectionResponseAud1 = []string
+
+// IntrospectionResponse_Aud The token's audience, a string when it has one value, else an array.
+//
+// Example: https://api.acme.example
+type IntrospectionResponse_Aud struct {
+	union json.RawMessage
+}
+
 // JsonPatchOperation One RFC 6902 operation.
 type JsonPatchOperation struct {
 	// From The source of `move` and `copy`; the same allowlist applies.
@@ -568,7 +594,7 @@ type JsonPatchOperation struct {
 	// Op Example: replace
 	Op JsonPatchOperationOp `json:"op"`
 
-	// Path A JSON Pointer to a patchable member, or an element of `redirectUris` or `grantTypes`.
+	// Path A JSON Pointer to a patchable member, or an element of `redirectUris`, `grantTypes` or `audience`.
 	//
 	// Example: /description
 	Path string `json:"path"`
@@ -631,6 +657,11 @@ type OAuthClient struct {
 
 	// AccessType Example: ONLINE
 	AccessType AccessType `json:"accessType"`
+
+	// Audience The `aud` values this client's tokens may carry (SPEC §6): a token request's `resource` or `audience` values must be among them; with none named the token carries all of them, and with none here it carries the issuer. Each 1–2048 characters without whitespace.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience []string `json:"audience"`
 
 	// BusinessName Example: Acme Corp
 	BusinessName *string `json:"businessName"`
@@ -696,6 +727,11 @@ type OAuthClientMaybeWithSecret struct {
 
 	// AccessType Example: ONLINE
 	AccessType AccessType `json:"accessType"`
+
+	// Audience The `aud` values this client's tokens may carry (SPEC §6): a token request's `resource` or `audience` values must be among them; with none named the token carries all of them, and with none here it carries the issuer. Each 1–2048 characters without whitespace.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience []string `json:"audience"`
 
 	// BusinessName Example: Acme Corp
 	BusinessName *string `json:"businessName"`
@@ -767,6 +803,11 @@ type OAuthClientMergePatch struct {
 	// AccessType Example: ONLINE
 	AccessType *AccessType `json:"accessType,omitempty"`
 
+	// Audience The `aud` values this client's tokens may carry (SPEC §6): a token request's `resource` or `audience` values must be among them; with none named the token carries all of them, and with none here it carries the issuer. Each 1–2048 characters without whitespace.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience *[]string `json:"audience,omitempty"`
+
 	// BusinessName Example: Acme Corp
 	BusinessName *string `json:"businessName,omitempty"`
 
@@ -808,6 +849,11 @@ type OAuthClientWithSecret struct {
 
 	// AccessType Example: ONLINE
 	AccessType AccessType `json:"accessType"`
+
+	// Audience The `aud` values this client's tokens may carry (SPEC §6): a token request's `resource` or `audience` values must be among them; with none named the token carries all of them, and with none here it carries the issuer. Each 1–2048 characters without whitespace.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience []string `json:"audience"`
 
 	// BusinessName Example: Acme Corp
 	BusinessName *string `json:"businessName"`
@@ -896,6 +942,11 @@ type ReplaceOAuthClientRequest struct {
 
 	// AccessType Example: ONLINE
 	AccessType *AccessType `json:"accessType,omitempty"`
+
+	// Audience Left out, `[]`. The `aud` values this client's tokens may carry (SPEC §6): a token request's `resource` or `audience` values must be among them; with none named the token carries all of them, and with none here it carries the issuer. Each 1–2048 characters without whitespace.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience *[]string `json:"audience,omitempty"`
 
 	// BusinessName Example: Acme Corp
 	BusinessName *string `json:"businessName,omitempty"`
@@ -1025,6 +1076,11 @@ type TokenActionRequest struct {
 
 // TokenRequest defines model for TokenRequest.
 type TokenRequest struct {
+	// Audience Audiences for the token, each in the client's `audience`.
+	//
+	// Example: ["https://api.acme.example"]
+	Audience *[]string `json:"audience,omitempty"`
+
 	// ClientId With `client_secret_post`; leave out with HTTP Basic.
 	//
 	// Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a6
@@ -1037,6 +1093,11 @@ type TokenRequest struct {
 
 	// GrantType Example: client_credentials
 	GrantType TokenRequestGrantType `json:"grant_type"`
+
+	// Resource RFC 8707 resource indicators, each an absolute URI in the client's `audience`.
+	//
+	// Example: ["https://api.acme.example"]
+	Resource *[]string `json:"resource,omitempty"`
 
 	// Scope Space-separated scopes, a subset of the client's.
 	//
@@ -1456,6 +1517,68 @@ func (t *EventPatchOperation_Value) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsIntrospectionResponseAud0 returns the union data inside the IntrospectionResponse_Aud as a IntrospectionResponseAud0
+func (t IntrospectionResponse_Aud) AsIntrospectionResponseAud0() (IntrospectionResponseAud0, error) {
+	var body IntrospectionResponseAud0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromIntrospectionResponseAud0 overwrites any union data inside the IntrospectionResponse_Aud as the provided IntrospectionResponseAud0
+func (t *IntrospectionResponse_Aud) FromIntrospectionResponseAud0(v IntrospectionResponseAud0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeIntrospectionResponseAud0 performs a merge with any union data inside the IntrospectionResponse_Aud, using the provided IntrospectionResponseAud0
+func (t *IntrospectionResponse_Aud) MergeIntrospectionResponseAud0(v IntrospectionResponseAud0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsIntrospectionResponseAud1 returns the union data inside the IntrospectionResponse_Aud as a IntrospectionResponseAud1
+func (t IntrospectionResponse_Aud) AsIntrospectionResponseAud1() (IntrospectionResponseAud1, error) {
+	var body IntrospectionResponseAud1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromIntrospectionResponseAud1 overwrites any union data inside the IntrospectionResponse_Aud as the provided IntrospectionResponseAud1
+func (t *IntrospectionResponse_Aud) FromIntrospectionResponseAud1(v IntrospectionResponseAud1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeIntrospectionResponseAud1 performs a merge with any union data inside the IntrospectionResponse_Aud, using the provided IntrospectionResponseAud1
+func (t *IntrospectionResponse_Aud) MergeIntrospectionResponseAud1(v IntrospectionResponseAud1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t IntrospectionResponse_Aud) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *IntrospectionResponse_Aud) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -1633,9 +1756,9 @@ type ClientInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-	//   `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
@@ -1666,9 +1789,9 @@ type ClientInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-	//   `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
@@ -1699,9 +1822,9 @@ type ClientInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-	//   `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
@@ -1825,8 +1948,12 @@ type ClientInterface interface {
 	// secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 	// in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+	// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+	// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+	// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+	// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+	// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+	// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes any type of body and a specified content type.
@@ -1840,8 +1967,12 @@ type ClientInterface interface {
 	// secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 	// in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+	// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+	// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+	// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+	// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+	// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+	// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
@@ -2091,9 +2222,9 @@ func (c *Client) GetOauthClient(ctx context.Context, id Id, params *GetOauthClie
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-//     `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-//     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
@@ -2134,9 +2265,9 @@ func (c *Client) PatchOauthClientWithBody(ctx context.Context, id Id, params *Pa
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-//     `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-//     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
@@ -2177,9 +2308,9 @@ func (c *Client) PatchOauthClientWithApplicationJSONPatchPlusJSONBody(ctx contex
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-//     `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-//     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
@@ -2413,8 +2544,12 @@ func (c *Client) RevokeTokenWithFormdataBody(ctx context.Context, body RevokeTok
 // secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 // in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 // per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes any type of body and a specified content type.
@@ -2438,8 +2573,12 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 // secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 // in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 // per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
@@ -3887,9 +4026,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-	//   `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
@@ -3920,9 +4059,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-	//   `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
@@ -3953,9 +4092,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-	//   `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-	//   under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
@@ -4083,8 +4222,12 @@ type ClientWithResponsesInterface interface {
 	// secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 	// in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+	// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+	// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+	// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+	// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+	// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+	// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -4098,8 +4241,12 @@ type ClientWithResponsesInterface interface {
 	// secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 	// in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 	// `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-	// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-	// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+	// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+	// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+	// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+	// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+	// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+	// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 	// per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
@@ -6964,9 +7111,9 @@ func (c *ClientWithResponses) GetOauthClientWithResponse(ctx context.Context, id
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-//     `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-//     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
@@ -7003,9 +7150,9 @@ func (c *ClientWithResponses) PatchOauthClientWithBodyWithResponse(ctx context.C
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-//     `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-//     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
@@ -7042,9 +7189,9 @@ func (c *ClientWithResponses) PatchOauthClientWithApplicationJSONPatchPlusJSONBo
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported` may change. Every `path` and every `from` (of
-//     `test` too) must start with `/` and name one of them exactly; a second token is allowed only
-//     under `redirectUris` and `grantTypes`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
+//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
+//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
 //     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
@@ -7238,8 +7385,12 @@ func (c *ClientWithResponses) RevokeTokenWithFormdataBodyWithResponse(ctx contex
 // secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 // in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 // per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -7259,8 +7410,12 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 // secret form-encoded first, as RFC 6749 §2.3.1 asks) or with `client_id` and `client_secret`
 // in the form (`client_secret_post`), never both. Only an enabled `CONFIDENTIAL` client holding
 // `CLIENT_CREDENTIALS` gets a token. `scope` narrows the token to some of the client's scopes;
-// without it the token carries all of them. The token is a JWT (RFC 9068, `typ: at+jwt`, ES256)
-// valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
+// without it the token carries all of them. `resource` (RFC 8707, an absolute URI; repeatable)
+// and `audience` (repeatable) name the token's `aud`: each must be in the client's `audience`,
+// else `invalid_target` (400); without them `aud` is the client's whole `audience`, or the
+// issuer when that is empty. The token is a JWT (RFC 9068, `typ: at+jwt`, signed by the active
+// signing key: ES256 unless `--signing-alg` chose another) with `iss`, `sub`, `client_id`, `aud`,
+// `scope`, `iat`, `exp` and `jti`, valid for the client's `accessTokenValiditySeconds`. Failed client authentications are limited
 // per (client id, remote address), 20 a minute by default (`429` with `Retry-After`).
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
