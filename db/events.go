@@ -135,6 +135,12 @@ func scanEvents(rows *sql.Rows) ([]events.Event, error) {
 	return out, rows.Err()
 }
 
+// DelayCommits makes every client write sleep for f() after taking its
+// event's seq and before committing, the widest window in which another
+// writer could commit first. It is for the tests that prove the feed never
+// skips an event; call it before the store is used.
+func (s *Store) DelayCommits(f func() time.Duration) { s.commitDelay = f }
+
 // EventsWritten returns a channel closed when this store next commits an
 // event. Writes of other servers sharing a PostgreSQL store are not seen
 // here; followers poll for those.

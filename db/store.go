@@ -58,6 +58,9 @@ type Store struct {
 	pgURL string
 	// written is notified after every commit of a write.
 	written *events.Signal
+	// commitDelay, set by DelayCommits, is slept between an event's seq and
+	// the COMMIT of its write.
+	commitDelay func() time.Duration
 }
 
 // finish sets up what every dialect shares once the pools are open.

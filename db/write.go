@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
@@ -76,8 +77,13 @@ func (s *Store) changeClientTx(ctx context.Context, tx *sql.Tx, c clientChange) 
 	case c.after == nil:
 		typ = events.Deleted
 	}
-	_, err := s.appendEvent(ctx, tx, typ, c.before, c.after, now)
-	return err
+	if _, err := s.appendEvent(ctx, tx, typ, c.before, c.after, now); err != nil {
+		return err
+	}
+	if s.commitDelay != nil {
+		time.Sleep(s.commitDelay())
+	}
+	return nil
 }
 
 // changeClient commits c in a transaction of its own.
