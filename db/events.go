@@ -30,7 +30,12 @@ type execQuerier interface {
 // commits late. It must be the last thing a write transaction does before
 // inserting its event, so the lock is held only for that INSERT and the
 // COMMIT. The price is that commits of all writers are serialised (on
-// SQLite they are anyway: one writer).
+// SQLite they are anyway: one writer). BenchmarkEventSeq measures it
+// against a SEQUENCE, 8 parallel writers of distinct clients on PostgreSQL
+// with fsync off: about 1.3 times the time per write (medians of four runs,
+// noisy on a shared 2-core machine). With fsync on, the serialised part
+// holds the WAL flush too, so one store's writes are bounded by one commit
+// at a time.
 const nextSeqSQL = "UPDATE event_sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq"
 
 const insertClientEventSQL = "INSERT INTO client_events (seq, id, type, client_id, actor, tracking_id, time, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -2,13 +2,16 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/events"
+	"github.com/clientele/clientele/internal/pgtest"
 	"github.com/clientele/clientele/models"
 )
 
@@ -195,4 +198,56 @@ func TestFeedNeverSkips(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkEventSeq measures on PostgreSQL what taking seq from the locked
+// counter row costs against a SEQUENCE (which does not serialise commits,
+// and so lets a feed skip a late commit): parallel transactions that each
+// change their own client and record an event, the two ways, in one run.
+func BenchmarkEventSeq(b *testing.B) {
+	s, err := Open(ctx, pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	wdb, _ := s.w.DB()
+	if _, err := wdb.Exec("CREATE SEQUENCE IF NOT EXISTS bench_event_seq START 1000000000"); err != nil {
+		b.Fatal(err)
+	}
+	const clients = 64
+	for i := 0; i < clients; i++ {
+		if _, err := s.CreateClient(ctx, newClient(hexID(i+1), "bench")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, v := range []struct{ name, seq string }{
+		{"counter-row", nextSeqSQL},
+		{"sequence", "SELECT nextval('bench_event_seq')"},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			var n atomic.Int64
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					id := hexID(int(i%clients) + 1)
+					err := s.write(ctx, func(tx *sql.Tx) error {
+						if _, err := tx.ExecContext(ctx, "UPDATE oauth_clients SET description = $1 WHERE id = $2", fmt.Sprint(i), id); err != nil {
+							return err
+						}
+						var seq int64
+						if err := tx.QueryRowContext(ctx, v.seq).Scan(&seq); err != nil {
+							return err
+						}
+						_, err := tx.ExecContext(ctx, s.rebind(insertClientEventSQL), seq, fmt.Sprintf("%032x", seq), "patched", id, "bench", "", 0, nil, nil)
+						return err
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
