@@ -397,6 +397,16 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	for i, sc := range scenarios {
 		results[i] = drive(o, sc)
 	}
+	// The same spread PATCH load again while followers read the change
+	// feed as Server-Sent Events: the cost of the feed to the writers.
+	feed, err := followFeed(srv.base, auth, feedFollowers, func() result {
+		return drive(o, scenario{fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers),
+			func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }})
+	})
+	if err != nil {
+		return err
+	}
+	results = append(results, feed.result)
 	ceiling := results[0].rps()
 	fmt.Printf("## %s, %d clients (seeded in %v)\n\n", backend, clients, seedTime.Round(time.Millisecond))
 	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | errors |")
@@ -404,6 +414,9 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	for _, r := range results {
 		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.errors)
 	}
+	fmt.Printf("\nWith %d SSE followers the spread PATCH load ran at %.0f %% of its rate without them; "+
+		"each follower received %d events, and the last of them %v after the load stopped.\n",
+		feedFollowers, 100*feed.result.rps()/results[3].rps(), feed.events, feed.lag.Round(time.Millisecond))
 	fmt.Printf("\nServer peak RSS: %.1f MiB\n\n", srv.peakRSS())
 	for _, r := range results {
 		if r.firstError != "" {

@@ -151,6 +151,16 @@ func (s *Store) DelayCommits(f func() time.Duration) { s.commitDelay = f }
 // here; followers poll for those.
 func (s *Store) EventsWritten() <-chan struct{} { return s.written.Wait() }
 
+// LastEventSeq is the seq of the newest committed event, 0 for none. Every
+// event at or below it has committed (or never will): seq order is commit
+// order.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	rdb, _ := s.r.DB()
+	var seq int64
+	err := rdb.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM client_events").Scan(&seq)
+	return seq, translate(err)
+}
+
 // Events returns up to limit events with seq > after, in seq order.
 func (s *Store) Events(ctx context.Context, after int64, limit int) ([]events.Event, error) {
 	rdb, _ := s.r.DB()

@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"bytes"
-	"encoding/json"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +43,9 @@ func wantsEventStream(r *http.Request) bool {
 // streamEvents sends every event with seq > after as Server-Sent Events and
 // then follows the store until the consumer leaves or the server stops.
 // Because seq increases in commit order (see db.nextSeqSQL), reading
-// "seq > last sent" never skips an event that committed late.
+// "seq > last sent" never skips an event that committed late. A stream
+// behind the server's hub reads the store itself; once caught up it takes
+// the hub's frames, rendered once for every stream.
 func (s *Server) streamEvents(c echo.Context, after int64) error {
 	ctx := c.Request().Context()
 	w := c.Response()
@@ -59,35 +59,41 @@ func (s *Server) streamEvents(c echo.Context, after int64) error {
 	if err := s.sendStream(rc, w, []byte(": stream of oauth client events\n\n")); err != nil {
 		return nil
 	}
+	s.feed.join()
+	defer s.feed.leave()
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
 	poll := time.NewTimer(feedPollEvery)
 	defer poll.Stop()
 	var buf bytes.Buffer
 	for {
-		wake := s.store.EventsWritten()
-		evs, err := s.store.Events(ctx, after, feedBatch)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("event stream ended", "trackingId", trackingID(c), "error", err.Error())
-			}
-			return nil
-		}
 		buf.Reset()
-		for i := range evs {
-			r, err := RenderEvent(&evs[i])
+		frames, grown, fromHub := s.feed.after(after, feedBatch)
+		n := len(frames)
+		for _, f := range frames {
+			buf.Write(f.data)
+			after = f.seq
+		}
+		var wake <-chan struct{} = grown
+		if !fromHub {
+			wake = s.store.EventsWritten()
+			evs, err := s.store.Events(ctx, after, feedBatch)
 			if err != nil {
-				s.log.Error("rendering an event", "trackingId", trackingID(c), "seq", evs[i].Seq, "error", err.Error())
+				if ctx.Err() == nil {
+					s.log.Warn("event stream ended", "trackingId", trackingID(c), "error", err.Error())
+				}
 				return nil
 			}
-			data, err := json.Marshal(r)
-			if err != nil {
-				return nil
+			n = len(evs)
+			for i := range evs {
+				data, err := sseFrame(&evs[i])
+				if err != nil {
+					s.log.Error("rendering an event", "trackingId", trackingID(c), "seq", evs[i].Seq, "error", err.Error())
+					return nil
+				}
+				buf.Write(data)
+				after = evs[i].Seq
 			}
-			buf.WriteString("id: " + strconv.FormatInt(r.Seq, 10) + "\nevent: " + string(r.Type) + "\ndata: ")
-			buf.Write(data)
-			buf.WriteString("\n\n")
-			after = r.Seq
 		}
 		if buf.Len() > 0 {
 			if err := s.sendStream(rc, w, buf.Bytes()); err != nil {
@@ -95,20 +101,12 @@ func (s *Server) streamEvents(c echo.Context, after int64) error {
 			}
 			keepAlive.Reset(keepAliveEvery)
 		}
-		if len(evs) == feedBatch {
+		if n == feedBatch || (!fromHub && n > 0) {
 			continue
 		}
 		poll.Reset(feedPollEvery)
 		select {
 		case <-wake:
-			// Let the writes of the next few milliseconds join this read.
-			select {
-			case <-time.After(feedBatchGap):
-			case <-ctx.Done():
-				return nil
-			case <-s.stop:
-				return nil
-			}
 		case <-poll.C:
 		case <-keepAlive.C:
 			if err := s.sendStream(rc, w, []byte(": keep-alive\n\n")); err != nil {

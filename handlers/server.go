@@ -37,6 +37,7 @@ type Store interface {
 	// of changes (SPEC §10).
 	Events(ctx context.Context, after int64, limit int) ([]events.Event, error)
 	EventsWritten() <-chan struct{}
+	LastEventSeq(ctx context.Context) (int64, error)
 	ClientHistory(ctx context.Context, id string, limit, offset int) ([]events.Event, error)
 	ClientEvent(ctx context.Context, id string, seq int64) (events.Event, error)
 }
@@ -88,6 +89,7 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	stop      <-chan struct{}
+	feed      *feedHub
 }
 
 // New returns the Echo instance serving the whole API.
@@ -110,6 +112,7 @@ func New(cfg Config) *echo.Echo {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.feed = newFeedHub(s.store, s.log, s.stop)
 	if cfg.Metrics {
 		s.metrics = newMetrics()
 		s.store = timedStore{Store: s.store, m: s.metrics}
