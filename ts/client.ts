@@ -13,7 +13,15 @@ export async function walkthrough(baseUrl: string, clientId: string, clientSecre
 
   const token = await api.POST("/oauth/token", {
     body: { grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret },
-    bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+    // A form: an array member (resource, audience) is its parameter repeated.
+    bodySerializer: (body) => {
+      const form = new URLSearchParams();
+      for (const [name, value] of Object.entries(body ?? {})) {
+        if (value === undefined) continue;
+        for (const one of Array.isArray(value) ? value : [value]) form.append(name, String(one));
+      }
+      return form.toString();
+    },
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
   });
   if (!token.data) throw new Error(`token: ${describe(token.error)}`);
