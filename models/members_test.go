@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+// TestFullSetsEveryField keeps the tests below honest: they compare
+// clients built by full, which must give every field a value.
+func TestFullSetsEveryField(t *testing.T) {
+	v := reflect.ValueOf(full())
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Errorf("full() leaves %s zero: give the new field a value there", v.Type().Field(i).Name)
+		}
+	}
+}
+
 // full returns a client in which every field holds a value other than its
 // zero value and its create default.
 func full() OAuthClient {
