@@ -61,7 +61,7 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, base strin
 		return err
 	}
 	admin := newAdmin(hex.EncodeToString(id[:]), hash)
-	if _, err := store.CreateClient(ctx, admin); err != nil {
+	if _, err := store.CreateClient(ctx, admin, models.WriteOptions{}); err != nil {
 		return fmt.Errorf("creating the first admin client: %w", err)
 	}
 	fmt.Fprintf(stderr, `clientele: created the first admin client; its secret is shown only this once
@@ -96,14 +96,14 @@ func ensureAdmin(ctx context.Context, store *db.Store, id string, hash []byte) e
 			c.Scope = []string{models.ScopeAll}
 			c.SecretHash = hash
 			return c.Validate()
-		})
+		}, models.WriteOptions{})
 		if !apierrors.IsNotFound(err) {
 			if err != nil {
 				return fmt.Errorf("updating the admin client %s: %w", id, err)
 			}
 			return nil
 		}
-		_, err = store.CreateClient(ctx, newAdmin(id, hash))
+		_, err = store.CreateClient(ctx, newAdmin(id, hash), models.WriteOptions{})
 		if !apierrors.IsConflict(err) {
 			if err != nil {
 				return fmt.Errorf("creating the admin client %s: %w", id, err)

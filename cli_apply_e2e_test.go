@@ -305,7 +305,7 @@ func seedClients(tb testing.TB, path string, n int) {
 		c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 		c.RedirectURIs = []string{fmt.Sprintf("https://app%d.example/cb", i)}
 		c.SecretHash = id[:]
-		if _, err := store.CreateClient(ctx, c); err != nil {
+		if _, err := store.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -44,10 +44,10 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// Each migration ran once: one row per version, versions 1..n.
+	// Each migration recorded once: versions 1 … n, n rows.
 	var migrations, latest int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&migrations, &latest); err != nil || migrations != latest || migrations < 3 {
-		t.Errorf("schema_migrations has %d rows up to version %d (%v), want one per version", migrations, latest, err)
+	if err := conn.QueryRow(context.Background(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&migrations, &latest); err != nil || migrations != latest {
+		t.Errorf("schema_migrations has %d rows for %d versions (%v)", migrations, latest, err)
 	}
 	ca, cb := a.client(), b.client()
 

@@ -171,7 +171,7 @@ func seed(dbURL string, n int) ([]string, error) {
 				c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 				c.Scope = []string{models.ScopeRead}
 				c.SecretHash = hash
-				if _, err := s.CreateClient(ctx, c); err != nil {
+				if _, err := s.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
 					errs <- err
 					return
 				}

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/query"
 )
@@ -23,15 +24,21 @@ func (s *Store) nowMillis() time.Time { return s.now().UTC().Truncate(time.Milli
 
 // CreateClient stores c with Created = Modified = now and returns it as
 // stored. c must be valid (the store does not validate: the caller did,
-// once). A duplicate id is a 409 Conflict.
-func (s *Store) CreateClient(ctx context.Context, c models.OAuthClient) (models.OAuthClient, error) {
+// once). A duplicate id is a 409 Conflict. With opts.DryRun nothing is
+// stored and the answer is the client as it would be.
+func (s *Store) CreateClient(ctx context.Context, c models.OAuthClient, opts models.WriteOptions) (models.OAuthClient, error) {
 	now := s.nowMillis()
 	c = c.Clone()
 	c.Created, c.Modified = now, now
-	err := s.changeClient(ctx, clientChange{id: c.ID, after: &c, exec: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.rebind(insertClient), insertValues(&c)...)
-		return err
-	}})
+	if opts.DryRun {
+		return c, nil
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertClient), insertValues(&c)...); err != nil {
+			return err
+		}
+		return s.recordChanges(ctx, tx, clientChange{id: c.ID, after: &c, origin: events.OriginFrom(ctx)})
+	})
 	if apierrors.IsConflict(err) {
 		return models.OAuthClient{}, apierrors.NewConflict("oauth client " + c.ID + " already exists")
 	}
@@ -94,53 +101,6 @@ func (s *Store) ListClients(ctx context.Context, q query.List) ([]models.OAuthCl
 	return out, total, nil
 }
 
-// UpdateClient reads the client, calls fn on a copy and writes the result,
-// in one transaction with one now. fn's error is returned as it is and
-// nothing is written. fn must leave a valid client: the store does not
-// validate (patch.Apply and the handlers do, once per write). fn cannot
-// change the id or the timestamps. A result equal to the stored client
-// writes nothing and keeps Modified. A change that must end the client's
-// tokens bumps TokenGeneration and records a token event, in the same
-// transaction.
-func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error) {
-	var out models.OAuthClient
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		cur, err := s.readClientTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		next := cur.Clone()
-		if err := fn(&next); err != nil {
-			return err
-		}
-		next.ID, next.Created, next.Modified, next.LastUsed = cur.ID, cur.Created, cur.Modified, cur.LastUsed
-		if models.SameStoredValues(&cur, &next) {
-			out = cur
-			return nil
-		}
-		next.Modified = s.nowMillis()
-		if models.InvalidatesTokens(&cur, &next) {
-			next.TokenGeneration = cur.TokenGeneration + 1
-		}
-		if err := s.changeClientTx(ctx, tx, clientChange{id: id, before: &cur, after: &next, exec: func(ctx context.Context, tx *sql.Tx) error {
-			// The statement depends on what changed, and on SQLite the
-			// transaction holds the writer's only connection: it runs
-			// unprepared, on that connection.
-			query, args := updateChanged(&cur, &next)
-			_, err := tx.ExecContext(ctx, s.rebind(query), args...)
-			return err
-		}}); err != nil {
-			return err
-		}
-		out = next
-		return nil
-	})
-	if err != nil {
-		return models.OAuthClient{}, err
-	}
-	return out, nil
-}
-
 // clientEventLifetime keeps a client's token event as long as any token
 // issued before it could live.
 const clientEventLifetime = 24 * time.Hour
@@ -149,7 +109,7 @@ const clientEventLifetime = 24 * time.Hour
 // a token event so that every server drops its tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		cur, err := s.readClientTx(ctx, tx, id)
+		cur, _, err := s.readVersionedTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -158,19 +118,20 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.
 				return err
 			}
 		}
-		return s.changeClientTx(ctx, tx, clientChange{id: id, before: &cur, exec: func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, s.rebind("DELETE FROM oauth_clients WHERE id = ?"), id)
+		if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM oauth_clients WHERE id = ?"), id); err != nil {
 			return err
-		}})
+		}
+		return s.recordChanges(ctx, tx, clientChange{id: id, before: &cur, origin: events.OriginFrom(ctx)})
 	})
 }
 
 // TouchLastUsed sets last_used to now when it is null or a day old, with
-// one conditional UPDATE. A missing client is no error.
+// one conditional UPDATE that also moves the row's version, so that an
+// update read before it applies again on a snapshot that shows it. A missing client is no error.
 func (s *Store) TouchLastUsed(ctx context.Context, id string, now time.Time) error {
 	ms := now.UTC().UnixMilli()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used <= ?)"),
+		_, err := tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET last_used = ?, version = version + 1 WHERE id = ? AND (last_used IS NULL OR last_used <= ?)"),
 			ms, id, ms-int64(24*time.Hour/time.Millisecond))
 		return err
 	})

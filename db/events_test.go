@@ -18,31 +18,31 @@ import (
 func TestEveryWriteRecordsOneEvent(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		octx := events.WithOrigin(ctx, events.Origin{Actor: "caller", TrackingID: hexID(42)})
-		c, err := s.CreateClient(octx, newClient(hexID(1), "One"))
+		c, err := s.CreateClient(octx, newClient(hexID(1), "One"), models.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Refused and empty writes record nothing.
-		if _, err := s.CreateClient(octx, newClient(hexID(1), "again")); !apierrors.IsConflict(err) {
+		if _, err := s.CreateClient(octx, newClient(hexID(1), "again"), models.WriteOptions{}); !apierrors.IsConflict(err) {
 			t.Fatalf("duplicate: %v", err)
 		}
-		if _, err := s.UpdateClient(octx, c.ID, func(x *models.OAuthClient) error { x.Name = "x"; return apierrors.NewConflict("no") }); err == nil {
+		if _, err := s.UpdateClient(octx, c.ID, func(x *models.OAuthClient) error { x.Name = "x"; return apierrors.NewConflict("no") }, models.WriteOptions{}); err == nil {
 			t.Fatal("refused update succeeded")
 		}
-		if _, err := s.UpdateClient(octx, c.ID, func(*models.OAuthClient) error { return nil }); err != nil {
+		if _, err := s.UpdateClient(octx, c.ID, func(*models.OAuthClient) error { return nil }, models.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteClient(octx, c.ID, func(*models.OAuthClient) error { return apierrors.NewPreconditionFailed("no") }); err == nil {
 			t.Fatal("refused delete succeeded")
 		}
 		// Real writes record one event each, of the type ctx names.
-		if _, err := s.UpdateClient(octx, c.ID, func(x *models.OAuthClient) error { x.Name = "Two"; return nil }); err != nil {
+		if _, err := s.UpdateClient(octx, c.ID, func(x *models.OAuthClient) error { x.Name = "Two"; return nil }, models.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.UpdateClient(events.WithType(octx, events.SecretRotated), c.ID, func(x *models.OAuthClient) error {
 			x.SecretHash = []byte("new")
 			return nil
-		}); err != nil {
+		}, models.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteClient(octx, c.ID, nil); err != nil {
@@ -98,14 +98,14 @@ func TestPruneEvents(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		s.now = func() time.Time { return clock }
-		if _, err := s.CreateClient(ctx, newClient(hexID(1), "old")); err != nil {
+		if _, err := s.CreateClient(ctx, newClient(hexID(1), "old"), models.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteClient(ctx, hexID(1), nil); err != nil {
 			t.Fatal(err)
 		}
 		clock = clock.Add(48 * time.Hour)
-		if _, err := s.CreateClient(ctx, newClient(hexID(2), "new")); err != nil {
+		if _, err := s.CreateClient(ctx, newClient(hexID(2), "new"), models.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		n, err := s.PruneEvents(ctx, clock.Add(-24*time.Hour))
@@ -136,7 +136,7 @@ func TestFeedNeverSkips(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		const writers, each = 8, 25
 		for w := 0; w < writers; w++ {
-			if _, err := s.CreateClient(ctx, newClient(hexID(w+1), fmt.Sprint("w", w))); err != nil {
+			if _, err := s.CreateClient(ctx, newClient(hexID(w+1), fmt.Sprint("w", w)), models.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -174,7 +174,7 @@ func TestFeedNeverSkips(t *testing.T) {
 						time.Sleep(time.Duration((w*7+i*3)%5) * time.Millisecond)
 						x.Name = fmt.Sprintf("w%d-%d", w, i)
 						return nil
-					}); err != nil {
+					}, models.WriteOptions{}); err != nil {
 						t.Error(err)
 					}
 				}

@@ -144,6 +144,12 @@ var migrations = []migration{
 		sqlite:   []string{`ALTER TABLE oauth_clients ADD COLUMN audience TEXT NOT NULL DEFAULT '[]'`},
 		postgres: []string{`ALTER TABLE oauth_clients ADD COLUMN audience TEXT NOT NULL DEFAULT '[]'`},
 	},
+	{
+		version:  5,
+		name:     "a version of each client row, for compare-and-swap updates",
+		sqlite:   []string{`ALTER TABLE oauth_clients ADD COLUMN version INTEGER NOT NULL DEFAULT 0`},
+		postgres: []string{`ALTER TABLE oauth_clients ADD COLUMN version BIGINT NOT NULL DEFAULT 0`},
+	},
 }
 
 // clientEvents is migration 3 for a dialect's integer type.

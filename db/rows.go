@@ -146,23 +146,22 @@ func insertValues(c *models.OAuthClient) []any {
 // updateChanged is the UPDATE of the columns whose values differ between
 // old and new, and its arguments. Writing only those matters: SQLite
 // rewrites an index entry for every indexed column in the SET list, changed
-// or not.
-func updateChanged(old, new *models.OAuthClient) (string, []any) {
+// or not. It is a compare-and-swap: it bumps the row's version and changes
+// nothing (no row affected) unless the version is still version, the one
+// old was read at.
+func updateChanged(old, new *models.OAuthClient, version int64) (string, []any) {
 	var b strings.Builder
-	b.WriteString("UPDATE oauth_clients SET ")
-	var args []any
+	b.WriteString("UPDATE oauth_clients SET version = ?")
+	args := []any{version + 1}
 	for _, c := range clientColumns {
 		if c.fixed || c.equal(old, new) {
 			continue
 		}
-		if len(args) > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(c.name + " = ?")
+		b.WriteString(", " + c.name + " = ?")
 		args = append(args, c.value(new))
 	}
-	b.WriteString(" WHERE id = ?")
-	return b.String(), append(args, new.ID)
+	b.WriteString(" WHERE id = ? AND version = ?")
+	return b.String(), append(args, new.ID, version)
 }
 
 // cell receives one column's value from Scan, as its storage expects it:
@@ -232,6 +231,17 @@ var scanBufs = sync.Pool{New: func() any {
 	}
 	return b
 }}
+
+// selectVersioned reads a client's columns and, last, the row's version.
+var selectVersioned = "SELECT " + columnNames(readColumns) + ", version FROM oauth_clients WHERE id = ?"
+
+// versioned scans one more column, the version, after a client's.
+type versioned struct {
+	s       scanner
+	version *int64
+}
+
+func (v versioned) Scan(dest ...any) error { return v.s.Scan(append(dest, v.version)...) }
 
 // scanClient reads one row of readColumns.
 func scanClient(s scanner) (models.OAuthClient, error) {

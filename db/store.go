@@ -52,8 +52,11 @@ type Store struct {
 	rs, ws *stmts
 	// lockingSelect reads a client inside a write (prepareWrites).
 	lockingSelect *sql.Stmt
-	closers       []func() error
-	now           func() time.Time
+	// updates queues the updates of each client behind one leader
+	// (update.go).
+	updates updateQueues
+	closers []func() error
+	now     func() time.Time
 	// pgURL is the PostgreSQL URL, for the listening connection.
 	pgURL string
 	// written is notified after every commit of a write.

@@ -71,7 +71,7 @@ func TestCreateGetDuplicate(t *testing.T) {
 		c.Description = &d
 		c.RedirectURIs = []string{"https://a.example/cb"}
 		c.Scope = []string{"sp:oauth-client:read"}
-		created, err := s.CreateClient(ctx, c)
+		created, err := s.CreateClient(ctx, c, models.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestCreateGetDuplicate(t *testing.T) {
 		if !models.SameStoredValues(&got, &created) || !got.Created.Equal(created.Created) {
 			t.Errorf("got %+v\nwant %+v", got, created)
 		}
-		if _, err := s.CreateClient(ctx, c); !apierrors.IsConflict(err) {
+		if _, err := s.CreateClient(ctx, c, models.WriteOptions{}); !apierrors.IsConflict(err) {
 			t.Errorf("duplicate: %v", err)
 		}
 		if _, err := s.GetClient(ctx, hexID(99)); !apierrors.IsNotFound(err) {
@@ -127,7 +127,7 @@ func TestListFiltersSortsPages(t *testing.T) {
 		for i, f := range seed {
 			c := newClient(hexID(i+1), "")
 			f(&c)
-			if _, err := s.CreateClient(ctx, c); err != nil {
+			if _, err := s.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, c.ID)
@@ -210,18 +210,18 @@ func TestListFiltersSortsPages(t *testing.T) {
 
 func TestUpdateClient(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
-		c, err := s.CreateClient(ctx, newClient(hexID(1), "Up"))
+		c, err := s.CreateClient(ctx, newClient(hexID(1), "Up"), models.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Millisecond)
 		// No change: nothing written, modified stays.
-		same, err := s.UpdateClient(ctx, c.ID, func(*models.OAuthClient) error { return nil })
+		same, err := s.UpdateClient(ctx, c.ID, func(*models.OAuthClient) error { return nil }, models.WriteOptions{})
 		if err != nil || !same.Modified.Equal(c.Modified) {
 			t.Errorf("no-op update moved modified: %v → %v (%v)", c.Modified, same.Modified, err)
 		}
 		// A real change moves modified, keeps created, writes once.
-		changed, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error { x.Name = "Up 2"; return nil })
+		changed, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error { x.Name = "Up 2"; return nil }, models.WriteOptions{})
 		if err != nil || !changed.Modified.After(c.Modified) || !changed.Created.Equal(c.Created) || changed.TokenGeneration != 0 {
 			t.Errorf("changed %+v (%v)", changed, err)
 		}
@@ -231,7 +231,7 @@ func TestUpdateClient(t *testing.T) {
 		// fn's error (a failed validation among them: validating is fn's
 		// part) stores nothing.
 		boom := apierrors.NewPreconditionFailed("stale")
-		if _, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error { x.Name = "never"; return boom }); !errors.Is(err, boom) {
+		if _, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error { x.Name = "never"; return boom }, models.WriteOptions{}); !errors.Is(err, boom) {
 			t.Errorf("fn error = %v", err)
 		}
 		// fn cannot change the id or timestamps.
@@ -239,7 +239,7 @@ func TestUpdateClient(t *testing.T) {
 			x.ID = hexID(7)
 			x.Created = time.Unix(0, 0)
 			return nil
-		}); err != nil {
+		}, models.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.GetClient(ctx, c.ID); got.Name != "Up 2" || !got.Created.Equal(c.Created) {
@@ -248,7 +248,7 @@ func TestUpdateClient(t *testing.T) {
 		if _, err := s.GetClient(ctx, hexID(7)); !apierrors.IsNotFound(err) {
 			t.Errorf("id changed: %v", err)
 		}
-		if _, err := s.UpdateClient(ctx, hexID(9), func(*models.OAuthClient) error { return nil }); !apierrors.IsNotFound(err) {
+		if _, err := s.UpdateClient(ctx, hexID(9), func(*models.OAuthClient) error { return nil }, models.WriteOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("missing client: %v", err)
 		}
 	})
@@ -269,10 +269,10 @@ func TestTokenInvalidatingUpdates(t *testing.T) {
 			n++
 			id := hexID(100 + n)
 			since := time.Now().Add(-time.Second)
-			if _, err := s.CreateClient(ctx, newClient(id, name)); err != nil {
+			if _, err := s.CreateClient(ctx, newClient(id, name), models.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.UpdateClient(ctx, id, func(c *models.OAuthClient) error { change(c); return nil })
+			got, err := s.UpdateClient(ctx, id, func(c *models.OAuthClient) error { change(c); return nil }, models.WriteOptions{})
 			if err != nil || got.TokenGeneration != 1 {
 				t.Errorf("%s: generation %d (%v)", name, got.TokenGeneration, err)
 			}
@@ -293,7 +293,7 @@ func TestTokenInvalidatingUpdates(t *testing.T) {
 
 func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
-		c, err := s.CreateClient(ctx, newClient(hexID(1), "busy"))
+		c, err := s.CreateClient(ctx, newClient(hexID(1), "busy"), models.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +307,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 				_, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error {
 					x.RedirectURIs = append(x.RedirectURIs, fmt.Sprintf("https://w%d.example/cb", i))
 					return nil
-				})
+				}, models.WriteOptions{})
 				errs <- err
 			}(i)
 		}
@@ -327,7 +327,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 
 func TestDeleteClient(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
-		c, _ := s.CreateClient(ctx, newClient(hexID(1), "bye"))
+		c, _ := s.CreateClient(ctx, newClient(hexID(1), "bye"), models.WriteOptions{})
 		stop := apierrors.NewPreconditionFailed("no")
 		if err := s.DeleteClient(ctx, c.ID, func(*models.OAuthClient) error { return stop }); !errors.Is(err, stop) {
 			t.Errorf("check error = %v", err)
@@ -354,7 +354,7 @@ func TestDeleteClient(t *testing.T) {
 
 func TestTouchLastUsedOnceADay(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
-		c, _ := s.CreateClient(ctx, newClient(hexID(1), "used"))
+		c, _ := s.CreateClient(ctx, newClient(hexID(1), "used"), models.WriteOptions{})
 		day1 := time.Now().UTC().Truncate(time.Millisecond)
 		if err := s.TouchLastUsed(ctx, c.ID, day1); err != nil {
 			t.Fatal(err)
@@ -378,7 +378,7 @@ func TestTouchLastUsedOnceADay(t *testing.T) {
 		}
 		admin := newClient("admin", "admin")
 		admin.Scope = []string{models.ScopeAll}
-		_, _ = s.CreateClient(ctx, admin)
+		_, _ = s.CreateClient(ctx, admin, models.WriteOptions{})
 		if ok, err := s.HasClientWithScope(ctx, models.ScopeAll); !ok || err != nil {
 			t.Errorf("HasClientWithScope after admin = %v, %v", ok, err)
 		}
@@ -456,7 +456,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateClient(ctx, newClient(hexID(1), "kept")); err != nil {
+	if _, err := s.CreateClient(ctx, newClient(hexID(1), "kept"), models.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -640,7 +640,7 @@ func BenchmarkGetClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	_, _ = s.CreateClient(ctx, newClient(hexID(1), "bench"))
+	_, _ = s.CreateClient(ctx, newClient(hexID(1), "bench"), models.WriteOptions{})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.GetClient(ctx, hexID(1)); err != nil {
@@ -655,7 +655,7 @@ func BenchmarkUpdateClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	_, _ = s.CreateClient(ctx, newClient(hexID(1), "bench"))
+	_, _ = s.CreateClient(ctx, newClient(hexID(1), "bench"), models.WriteOptions{})
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -664,7 +664,7 @@ func BenchmarkUpdateClient(b *testing.B) {
 			d := fmt.Sprint(i)
 			c.Description = &d
 			return nil
-		}); err != nil {
+		}, models.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

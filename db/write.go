@@ -37,58 +37,52 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// clientChange is one write of one client, as changeClient commits it.
+// clientChange is one change of one client: its state before (nil for a
+// create) and after (nil for a delete).
 type clientChange struct {
-	id string
-	// before is the client as read (nil for a create); after is the client
-	// as it will be (nil for a delete).
+	id            string
 	before, after *models.OAuthClient
-	// exec is the statement that makes the row so. It returns errStale when
-	// the row it expected is no longer there as read.
-	exec func(ctx context.Context, tx *sql.Tx) error
+	// origin is the request's that asked for the change (events.OriginFrom).
+	origin events.Origin
 }
 
 // errStale says that the row changed after it was read.
 var errStale = errors.New("the client changed after it was read")
 
-// changeClientTx commits one change of a client and what goes with it, in the
-// same transaction: the one place where a client's change leaves a record.
+// recordChanges records, in the transaction that writes them, what goes
+// with changes of clients: the one place where a change leaves a record.
 // A change that ends the client's tokens — a delete, or an update that
 // bumped TokenGeneration (models.InvalidatesTokens) — records a token
-// event, so that every server sharing the store drops them.
-//
-// Every change also appends the client's event (SPEC §10), last: a
-// created, patched or deleted event by what changed, or the type ctx
-// names (events.WithType).
-func (s *Store) changeClientTx(ctx context.Context, tx *sql.Tx, c clientChange) error {
-	if err := c.exec(ctx, tx); err != nil {
-		return err
-	}
+// event, so that every server sharing the store drops them. Then every
+// change appends the client's event (SPEC §10), in order and last (see
+// nextSeqSQL): a created, patched or deleted event by what changed, or the
+// type its origin names (events.WithType), with the origin's actor and
+// trackingId.
+func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...clientChange) error {
 	now := s.nowMillis()
-	if endsTokens(c.before, c.after) {
-		if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
-			return err
+	for _, c := range changes {
+		if endsTokens(c.before, c.after) {
+			if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
+				return err
+			}
 		}
 	}
-	typ := events.Patched
-	switch {
-	case c.before == nil:
-		typ = events.Created
-	case c.after == nil:
-		typ = events.Deleted
-	}
-	if _, err := s.appendEvent(ctx, tx, typ, c.before, c.after, now); err != nil {
-		return err
+	for _, c := range changes {
+		typ := events.Patched
+		switch {
+		case c.before == nil:
+			typ = events.Created
+		case c.after == nil:
+			typ = events.Deleted
+		}
+		if _, err := s.appendEvent(events.WithOrigin(ctx, c.origin), tx, typ, c.before, c.after, now); err != nil {
+			return err
+		}
 	}
 	if s.commitDelay != nil {
 		time.Sleep(s.commitDelay())
 	}
 	return nil
-}
-
-// changeClient commits c in a transaction of its own.
-func (s *Store) changeClient(ctx context.Context, c clientChange) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return s.changeClientTx(ctx, tx, c) })
 }
 
 func endsTokens(before, after *models.OAuthClient) bool {
@@ -120,7 +114,7 @@ func (s *Store) insertTokenEvent(ctx context.Context, tx *sql.Tx, ev models.Toke
 // path reads with: preparing it inside a transaction would need a second
 // connection, and SQLite's writer has one.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	q := selectClient
+	q := selectVersioned
 	if s.dialect == Postgres {
 		q += " FOR UPDATE"
 	}
@@ -129,13 +123,15 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 	return err
 }
 
-// readClientTx reads a client inside tx, locking its row on PostgreSQL so
-// that concurrent writers of one client run one after the other (SQLite's
-// single writer already serialises them). A missing client is a 404.
-func (s *Store) readClientTx(ctx context.Context, tx *sql.Tx, id string) (models.OAuthClient, error) {
-	c, err := scanClient(tx.StmtContext(ctx, s.lockingSelect).QueryRowContext(ctx, id))
+// readVersionedTx reads a client and its row's version inside tx, locking
+// the row on PostgreSQL so that concurrent writers of it run one after the
+// other (SQLite's single writer already serialises them). A missing client
+// is a 404.
+func (s *Store) readVersionedTx(ctx context.Context, tx *sql.Tx, id string) (models.OAuthClient, int64, error) {
+	var version int64
+	c, err := scanClient(versioned{tx.StmtContext(ctx, s.lockingSelect).QueryRowContext(ctx, id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
-		return models.OAuthClient{}, notFound(id)
+		return models.OAuthClient{}, 0, notFound(id)
 	}
-	return c, err
+	return c, version, err
 }

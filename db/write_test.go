@@ -2,14 +2,22 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
+
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/internal/pgtest"
+	"github.com/clientele/clientele/models"
 )
 
 func TestUnavailableByErrorType(t *testing.T) {
@@ -55,4 +63,193 @@ func TestDuplicateByErrorType(t *testing.T) {
 			t.Errorf("duplicate(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
+}
+
+func TestDryRunStoresNothing(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		c, err := s.CreateClient(ctx, newClient(hexID(1), "dry"), models.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+		got, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error { x.Enabled = false; return nil }, models.WriteOptions{DryRun: true})
+		if err != nil || got.Enabled || got.TokenGeneration != 1 || !got.Modified.After(c.Modified) {
+			t.Errorf("dry-run answer %+v (%v)", got, err)
+		}
+		if stored, _ := s.GetClient(ctx, c.ID); !stored.Enabled || stored.TokenGeneration != 0 || !stored.Modified.Equal(c.Modified) {
+			t.Errorf("a dry run stored %+v", stored)
+		}
+		if evs, _ := s.TokenEvents(ctx, time.Time{}); len(evs) != 0 {
+			t.Errorf("a dry run recorded token events %+v", evs)
+		}
+		if _, err := s.CreateClient(ctx, newClient(hexID(2), "never"), models.WriteOptions{DryRun: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetClient(ctx, hexID(2)); !apierrors.IsNotFound(err) {
+			t.Errorf("a dry-run create stored the client: %v", err)
+		}
+	})
+}
+
+// Updates of one client that fail, pass, dry-run and write, all at once:
+// each gets its own answer, and every write is kept.
+func TestMixedConcurrentUpdates(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		c, err := s.CreateClient(ctx, newClient(hexID(1), "mixed"), models.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 60
+		refused := apierrors.NewPreconditionFailed("refused")
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				uri := fmt.Sprintf("https://w%d.example/cb", i)
+				_, errs[i] = s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error {
+					x.RedirectURIs = append(x.RedirectURIs, uri)
+					if i%3 == 1 {
+						return refused
+					}
+					return nil
+				}, models.WriteOptions{DryRun: i%3 == 2})
+			}(i)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if want := error(nil); i%3 == 1 {
+				if !errors.Is(err, refused) {
+					t.Errorf("update %d: %v, want its own error", i, err)
+				}
+			} else if err != want {
+				t.Errorf("update %d: %v", i, err)
+			}
+		}
+		got, _ := s.GetClient(ctx, c.ID)
+		want := map[string]bool{}
+		for i := 0; i < n; i += 3 {
+			want[fmt.Sprintf("https://w%d.example/cb", i)] = true
+		}
+		if len(got.RedirectURIs) != len(want) {
+			t.Errorf("stored %d URIs, want %d: %v", len(got.RedirectURIs), len(want), got.RedirectURIs)
+		}
+		for _, u := range got.RedirectURIs {
+			if !want[u] {
+				t.Errorf("stored %s, which was refused or a dry run", u)
+			}
+		}
+	})
+}
+
+// Two stores on one database stand for two servers: their updates of one
+// client meet only in the compare-and-swap, and none is lost.
+func TestTwoStoresLoseNothing(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			u := "sqlite://" + filepath.Join(t.TempDir(), "c.db")
+			if b == "postgres" {
+				u = pgtest.URL(t)
+			}
+			var stores [2]*Store
+			for i := range stores {
+				s, err := Open(ctx, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				stores[i] = s
+			}
+			c, err := stores[0].CreateClient(ctx, newClient(hexID(1), "shared"), models.WriteOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const writers = 40
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for i := 0; i < writers; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					_, err := stores[i%2].UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error {
+						x.RedirectURIs = append(x.RedirectURIs, fmt.Sprintf("https://w%d.example/cb", i))
+						return nil
+					}, models.WriteOptions{})
+					errs <- err
+				}(i)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			got, _ := stores[1].GetClient(ctx, c.ID)
+			if len(got.RedirectURIs) != writers {
+				t.Errorf("stored %d URIs, want %d", len(got.RedirectURIs), writers)
+			}
+		})
+	}
+}
+
+// A stale snapshot never overwrites: an update read before another
+// server's write applies again on the newer row.
+func TestCompareAndSwapRetries(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		c, err := s.CreateClient(ctx, newClient(hexID(1), "cas"), models.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		got, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error {
+			calls++
+			if calls == 1 {
+				// Another writer changes the row after this snapshot was read.
+				if err := s.write(ctx, func(tx *sql.Tx) error {
+					_, err := tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET name = ?, version = version + 1 WHERE id = ?"), "renamed", c.ID)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			x.Tenant = &[]string{"t"}[0]
+			return nil
+		}, models.WriteOptions{})
+		if err != nil || calls != 2 || got.Name != "renamed" || *got.Tenant != "t" {
+			t.Errorf("after a concurrent write: %d calls, %+v (%v)", calls, got, err)
+		}
+		if stored, _ := s.GetClient(ctx, c.ID); stored.Name != "renamed" || stored.Tenant == nil {
+			t.Errorf("stored %+v", stored)
+		}
+	})
+}
+
+// When other writers win every compare-and-swap, the batch runs once more
+// with the row locked, and succeeds.
+func TestLockedFallback(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		c, err := s.CreateClient(ctx, newClient(hexID(1), "contended"), models.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		got, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error {
+			calls++
+			if calls <= optimisticAttempts {
+				if err := s.TouchLastUsed(ctx, c.ID, time.Now().Add(time.Duration(calls)*48*time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			x.RedirectURIs = append(x.RedirectURIs, "https://kept.example/cb")
+			return nil
+		}, models.WriteOptions{})
+		if err != nil || calls != optimisticAttempts+1 || len(got.RedirectURIs) != 1 {
+			t.Errorf("%d calls, %+v (%v)", calls, got, err)
+		}
+		if stored, _ := s.GetClient(ctx, c.ID); len(stored.RedirectURIs) != 1 || stored.LastUsed == nil {
+			t.Errorf("stored %+v", stored)
+		}
+	})
 }

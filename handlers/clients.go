@@ -36,8 +36,13 @@ func (s *Server) listOauthClients(c echo.Context) error {
 }
 
 // createOauthClient answers POST /oauth-clients: 201, Location, and the
-// secret, this once.
+// secret, this once. A dry run answers the same without storing anything
+// and without a secret, since none was made.
 func (s *Server) createOauthClient(c echo.Context) error {
+	opts, err := writeOptions(c)
+	if err != nil {
+		return err
+	}
 	req, err := decodeClientRequest(c, createBody)
 	if err != nil {
 		return err
@@ -55,7 +60,7 @@ func (s *Server) createOauthClient(c echo.Context) error {
 	}
 	cl.ID = hex.EncodeToString(id[:])
 	var secret *string
-	if cl.Type == models.TypeConfidential {
+	if cl.Type == models.TypeConfidential && !opts.DryRun {
 		sec, hash, err := authserver.NewSecret()
 		if err != nil {
 			return err
@@ -63,7 +68,7 @@ func (s *Server) createOauthClient(c echo.Context) error {
 		cl.SecretHash = hash
 		secret = &sec
 	}
-	stored, err := s.store.CreateClient(c.Request().Context(), cl)
+	stored, err := s.store.CreateClient(c.Request().Context(), cl, opts)
 	if err != nil {
 		return err
 	}
@@ -88,9 +93,14 @@ func (s *Server) getOauthClient(c echo.Context) error {
 }
 
 // patchOauthClient answers PATCH /oauth-clients/{id} with JSON Patch or JSON
-// merge patch (SPEC §4). Reading, patching, validating and writing happen in
-// one store transaction, so concurrent patches never lose each other.
+// merge patch (SPEC §4). The store serialises the updates of one client, so
+// concurrent patches never lose each other; the patch is applied outside
+// its writer, so a costly one holds up no other client's writes.
 func (s *Server) patchOauthClient(c echo.Context) error {
+	opts, err := writeOptions(c)
+	if err != nil {
+		return err
+	}
 	mediaType, err := requireMediaType(c, patch.MediaJSONPatch, patch.MediaMergePatch)
 	if err != nil {
 		return err
@@ -110,17 +120,23 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 		}
 		*cur = next
 		return nil
-	})
+	}, opts)
 	if err != nil {
 		return err
 	}
-	s.tracker.ClientChanged(updated)
+	if !opts.DryRun {
+		s.tracker.ClientChanged(updated)
+	}
 	return writeClient(c, http.StatusOK, &updated)
 }
 
 // replaceOauthClient answers PUT /oauth-clients/{id} by Reltio's rule:
 // members left out go back to their create defaults.
 func (s *Server) replaceOauthClient(c echo.Context) error {
+	opts, err := writeOptions(c)
+	if err != nil {
+		return err
+	}
 	req, err := decodeClientRequest(c, replaceBody)
 	if err != nil {
 		return err
@@ -147,11 +163,13 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 		}
 		*cur = next
 		return nil
-	})
+	}, opts)
 	if err != nil {
 		return err
 	}
-	s.tracker.ClientChanged(updated)
+	if !opts.DryRun {
+		s.tracker.ClientChanged(updated)
+	}
 	return writeClient(c, http.StatusOK, &updated)
 }
 
@@ -188,7 +206,7 @@ func (s *Server) rotateOauthClientSecret(c echo.Context) error {
 		}
 		cur.SecretHash = hash
 		return nil
-	})
+	}, models.WriteOptions{})
 	if err != nil {
 		return err
 	}
@@ -210,4 +228,19 @@ func pathPrefix(c echo.Context) string {
 		return "/v3"
 	}
 	return ""
+}
+
+// writeOptions reads ?dryRun of a create, PATCH or PUT (SPEC §4 rule 10):
+// "true" or "false", once; anything else is a 400 naming the parameter.
+func writeOptions(c echo.Context) (models.WriteOptions, error) {
+	v, ok := c.QueryParams()["dryRun"]
+	switch {
+	case !ok:
+		return models.WriteOptions{}, nil
+	case len(v) == 1 && v[0] == "true":
+		return models.WriteOptions{DryRun: true}, nil
+	case len(v) == 1 && v[0] == "false":
+		return models.WriteOptions{}, nil
+	}
+	return models.WriteOptions{}, apierrors.NewIllegalValue(`dryRun: must be "true" or "false"`)
 }

@@ -147,7 +147,7 @@ func (e *env) seedClientWithSecret(t *testing.T, name string, scope []string, se
 	c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 	c.Scope = scope
 	c.SecretHash = hash
-	if _, err := e.store.CreateClient(context.Background(), c); err != nil {
+	if _, err := e.store.CreateClient(context.Background(), c, models.WriteOptions{}); err != nil {
 		t.Fatalf("seeding %s: %v", name, err)
 	}
 	return c.ID, secret

@@ -81,9 +81,9 @@ func (t timedStore) time(op string, start time.Time, err error) {
 	t.m.storeOutcomes.WithLabelValues(op, outcome).Inc()
 }
 
-func (t timedStore) CreateClient(ctx context.Context, c models.OAuthClient) (out models.OAuthClient, err error) {
+func (t timedStore) CreateClient(ctx context.Context, c models.OAuthClient, opts models.WriteOptions) (out models.OAuthClient, err error) {
 	defer func(start time.Time) { t.time("create_client", start, err) }(time.Now())
-	return t.Store.CreateClient(ctx, c)
+	return t.Store.CreateClient(ctx, c, opts)
 }
 
 func (t timedStore) GetClient(ctx context.Context, id string) (out models.OAuthClient, err error) {
@@ -96,9 +96,9 @@ func (t timedStore) ListClients(ctx context.Context, q query.List) (out []models
 	return t.Store.ListClients(ctx, q)
 }
 
-func (t timedStore) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (out models.OAuthClient, err error) {
+func (t timedStore) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (out models.OAuthClient, err error) {
 	defer func(start time.Time) { t.time("update_client", start, err) }(time.Now())
-	return t.Store.UpdateClient(ctx, id, fn)
+	return t.Store.UpdateClient(ctx, id, fn, opts)
 }
 
 func (t timedStore) DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) (err error) {

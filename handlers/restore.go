@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -57,19 +56,6 @@ func decodeRestoreRequest(c echo.Context) (restoreRequest, error) {
 	return req, nil
 }
 
-// dryRun reads ?dryRun=true|false.
-func dryRun(c echo.Context) (bool, error) {
-	switch v := c.QueryParams()["dryRun"]; {
-	case len(v) == 0:
-		return false, nil
-	case len(v) == 1 && v[0] == "true":
-		return true, nil
-	case len(v) == 1 && v[0] == "false":
-		return false, nil
-	}
-	return false, apierrors.NewIllegalValue("dryRun: must be true or false, given once")
-}
-
 // restored returns cur with the members a restore brings back taken from
 // state: the patchable ones, type, internal and scope. Secrets, the token
 // generation, id and timestamps stay cur's.
@@ -89,12 +75,6 @@ func restored(cur, state *models.OAuthClient) models.OAuthClient {
 // brings back (SPEC §10).
 var restoredFixedMembers = []string{"type", "internal", "scope"}
 
-// dryRunResult stops a dry-run update before anything is written, carrying
-// the client the update would have stored.
-type dryRunResult struct{ client models.OAuthClient }
-
-func (*dryRunResult) Error() string { return "dry run" }
-
 // restoreOauthClient answers POST /oauth-clients/{id}/restore: the client's
 // members become what they were right after event seq (SPEC §10). A deleted
 // client comes back with the same id and, if CONFIDENTIAL, one new secret;
@@ -104,7 +84,7 @@ func (s *Server) restoreOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	dry, err := dryRun(c)
+	opts, err := writeOptions(c)
 	if err != nil {
 		return err
 	}
@@ -127,31 +107,26 @@ func (s *Server) restoreOauthClient(c echo.Context) error {
 		if err := checkGrantableScopes(callerOf(c), next.Scope); err != nil {
 			return err
 		}
-		if dry {
-			if err := next.Validate(); err != nil {
-				return err
-			}
-			next.Modified = s.now().UTC().Truncate(1e6)
-			return &dryRunResult{client: next}
+		if err := next.Validate(); err != nil {
+			return err
 		}
 		*cur = next
 		return nil
-	})
-	var preview *dryRunResult
+	}, opts)
 	switch {
-	case errors.As(err, &preview):
-		return writeClient(c, http.StatusOK, &preview.client)
 	case apierrors.IsNotFound(err):
-		return s.restoreDeleted(c, ctx, state, ifMatch, dry)
+		return s.restoreDeleted(c, ctx, state, ifMatch, opts)
 	case err != nil:
 		return err
 	}
-	s.tracker.ClientChanged(updated)
+	if !opts.DryRun {
+		s.tracker.ClientChanged(updated)
+	}
 	return writeClient(c, http.StatusOK, &updated)
 }
 
 // restoreDeleted creates the deleted client again from state.
-func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *models.OAuthClient, ifMatch string, dry bool) error {
+func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *models.OAuthClient, ifMatch string, opts models.WriteOptions) error {
 	if ifMatch != "" {
 		return apierrors.NewPreconditionFailed("If-Match: the client does not exist")
 	}
@@ -176,22 +151,20 @@ func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *mode
 	if err := checkGrantableScopes(callerOf(c), cl.Scope); err != nil {
 		return err
 	}
-	if dry {
-		now := s.now().UTC().Truncate(1e6)
-		cl.Created, cl.Modified = now, now
-		return writeClient(c, http.StatusOK, &cl)
-	}
 	var secret *string
-	if cl.Type == models.TypeConfidential {
+	if cl.Type == models.TypeConfidential && !opts.DryRun {
 		sec, hash, err := authserver.NewSecret()
 		if err != nil {
 			return err
 		}
 		cl.SecretHash, secret = hash, &sec
 	}
-	stored, err := s.store.CreateClient(ctx, cl)
+	stored, err := s.store.CreateClient(ctx, cl, opts)
 	if err != nil {
 		return err
+	}
+	if opts.DryRun {
+		return writeClient(c, http.StatusOK, &stored)
 	}
 	s.tracker.ClientChanged(stored)
 	return writeClientWithSecret(c, http.StatusOK, &stored, secret)

@@ -25,10 +25,10 @@ import (
 
 // Store is what the HTTP layer needs of the store. db.Store implements it.
 type Store interface {
-	CreateClient(ctx context.Context, c models.OAuthClient) (models.OAuthClient, error)
+	CreateClient(ctx context.Context, c models.OAuthClient, opts models.WriteOptions) (models.OAuthClient, error)
 	GetClient(ctx context.Context, id string) (models.OAuthClient, error)
 	ListClients(ctx context.Context, q query.List) ([]models.OAuthClient, int64, error)
-	UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error) (models.OAuthClient, error)
+	UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (models.OAuthClient, error)
 	DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) error
 	TouchLastUsed(ctx context.Context, id string, now time.Time) error
 	RevokeToken(ctx context.Context, ev models.TokenEvent) error

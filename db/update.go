@@ -1,0 +1,259 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/clientele/clientele/events"
+	"github.com/clientele/clientele/models"
+)
+
+// How an update runs. Reading, fn (decoding, applying and validating a
+// patch, checking If-Match) and rendering happen outside the writer, on a
+// snapshot read from the reader pool; the writer runs only the
+// compare-and-swap UPDATE (and what recordChanges adds), which changes the
+// row only if its version is still the snapshot's. Within one server, the
+// updates of one client queue behind one leader, which applies every queued
+// fn in order on the evolving state and commits them all with one UPDATE:
+// a hot client costs one transaction per batch instead of one per request,
+// and this server's own writers never invalidate each other's snapshots.
+// The version check catches the writes of other servers (and of
+// DeleteClient and TouchLastUsed); the batch is then applied again on a new
+// snapshot, at most optimisticAttempts times, and after that once more
+// inside the writer's transaction with the row locked, which always
+// succeeds. One slow or hostile fn holds up the updates of its own client
+// only, never the writer.
+
+// optimisticAttempts bounds the compare-and-swap retries of one batch.
+const optimisticAttempts = 4
+
+// maxBatch bounds how many queued updates of one client commit together.
+const maxBatch = 64
+
+// commitTimeout bounds the leader's store calls, which serve several
+// requests and so cannot use any one request's context.
+const commitTimeout = 30 * time.Second
+
+type update struct {
+	fn     func(*models.OAuthClient) error
+	origin events.Origin
+	dryRun bool
+	out    models.OAuthClient
+	err    error
+	done   chan struct{}
+}
+
+// updateQueue holds the updates of one client waiting for its leader.
+type updateQueue struct {
+	pending []*update
+}
+
+// updateQueues maps a client id to its queue while it has a leader.
+type updateQueues struct {
+	mu sync.Mutex
+	m  map[string]*updateQueue
+}
+
+// join queues u for client id and reports whether the caller must lead.
+func (qs *updateQueues) join(id string, u *update) bool {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	if q, ok := qs.m[id]; ok {
+		q.pending = append(q.pending, u)
+		return false
+	}
+	if qs.m == nil {
+		qs.m = map[string]*updateQueue{}
+	}
+	qs.m[id] = &updateQueue{pending: []*update{u}}
+	return true
+}
+
+// take returns the next batch of id's queue; when there is none, the queue
+// is removed and the leader is done.
+func (qs *updateQueues) take(id string) []*update {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	q := qs.m[id]
+	if len(q.pending) == 0 {
+		delete(qs.m, id)
+		return nil
+	}
+	n := min(len(q.pending), maxBatch)
+	batch := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	return batch
+}
+
+// UpdateClient reads the client, calls fn on a copy and writes the result.
+// fn's error is returned as it is and nothing is written. fn must leave a
+// valid client (the store does not validate: patch.Apply and the handlers
+// do, once per write), may run more than once (on a newer snapshot when
+// another server wrote the client meanwhile) and cannot change the id or
+// the timestamps. A result equal to the stored client writes nothing and
+// keeps Modified. A change that must end the client's tokens bumps
+// TokenGeneration and records a token event, in the same transaction. With
+// opts.DryRun the answer is computed the same way and nothing is written.
+// Updates of one client are serialised: none is lost.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (models.OAuthClient, error) {
+	u := &update{fn: fn, dryRun: opts.DryRun, done: make(chan struct{})}
+	if s.updates.join(id, u) {
+		s.lead(ctx, id)
+	}
+	<-u.done
+	return u.out, u.err
+}
+
+// lead runs the batches of id's queue until it is empty.
+func (s *Store) lead(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	for {
+		batch := s.updates.take(id)
+		if batch == nil {
+			return
+		}
+		s.runBatch(ctx, id, batch)
+		for _, u := range batch {
+			close(u.done)
+		}
+	}
+}
+
+// runBatch applies and commits batch, setting each update's answer.
+func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
+	for attempt := 0; attempt < optimisticAttempts; attempt++ {
+		cur, version, err := s.readVersioned(ctx, id)
+		if err != nil {
+			fail(batch, translate(err))
+			return
+		}
+		p := s.plan(&cur, batch)
+		if len(p.changes) == 0 {
+			return
+		}
+		err = s.write(ctx, func(tx *sql.Tx) error { return s.commitPlan(ctx, tx, &cur, version, p) })
+		if errors.Is(err, errStale) {
+			continue
+		}
+		if err != nil {
+			fail(p.written, err)
+		}
+		return
+	}
+	// Other servers keep winning: apply the batch once more inside the
+	// writer's transaction, the row locked, so that it cannot lose again.
+	var p *plan
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, version, err := s.readVersionedTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		planned := s.plan(&cur, batch)
+		p = &planned
+		if len(p.changes) == 0 {
+			return nil
+		}
+		return s.commitPlan(ctx, tx, &cur, version, planned)
+	})
+	switch {
+	case err != nil && p == nil:
+		fail(batch, err)
+	case err != nil:
+		fail(p.written, err)
+	}
+}
+
+func fail(batch []*update, err error) {
+	for _, u := range batch {
+		u.out, u.err = models.OAuthClient{}, err
+	}
+}
+
+// plan is a batch applied to a snapshot: each update's answer, and the
+// changes to write, in order.
+type plan struct {
+	changes []clientChange
+	// final is the state after every change.
+	final models.OAuthClient
+	// written are the updates whose answer depends on the commit.
+	written []*update
+}
+
+// plan runs every fn of batch in order, each on the state the ones before
+// it left; a failed fn or a dry run leaves the state as it was.
+func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
+	now := s.nowMillis()
+	var p plan
+	state := cur.Clone()
+	for _, u := range batch {
+		next := state.Clone()
+		if err := u.fn(&next); err != nil {
+			u.out, u.err = models.OAuthClient{}, err
+			continue
+		}
+		next.ID, next.Created, next.Modified, next.LastUsed = state.ID, state.Created, state.Modified, state.LastUsed
+		next.SecretHash = cloneBytes(next.SecretHash)
+		u.err = nil
+		if models.SameStoredValues(&state, &next) {
+			u.out = state.Clone()
+			p.written = append(p.written, u)
+			continue
+		}
+		next.Modified = now
+		if models.InvalidatesTokens(&state, &next) {
+			next.TokenGeneration = state.TokenGeneration + 1
+		}
+		u.out = next
+		p.written = append(p.written, u)
+		if u.dryRun {
+			continue
+		}
+		before := state
+		after := next.Clone()
+		p.changes = append(p.changes, clientChange{id: cur.ID, before: &before, after: &after, origin: u.origin})
+		state = next.Clone()
+	}
+	p.final = state
+	return p
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// commitPlan writes p's final state over cur, if the row is still at
+// version, and records each change.
+func (s *Store) commitPlan(ctx context.Context, tx *sql.Tx, cur *models.OAuthClient, version int64, p plan) error {
+	query, args := updateChanged(cur, &p.final, version)
+	res, err := tx.ExecContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errStale
+	}
+	return s.recordChanges(ctx, tx, p.changes...)
+}
+
+// readVersioned reads a client and its row's version from the reader pool.
+func (s *Store) readVersioned(ctx context.Context, id string) (models.OAuthClient, int64, error) {
+	st, err := s.rs.get(ctx, s.rebind(selectVersioned))
+	if err != nil {
+		return models.OAuthClient{}, 0, err
+	}
+	var version int64
+	c, err := scanClient(versioned{st.QueryRowContext(ctx, id), &version})
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.OAuthClient{}, 0, notFound(id)
+	}
+	return c, version, err
+}
