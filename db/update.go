@@ -43,49 +43,56 @@ type update struct {
 	dryRun bool
 	out    models.OAuthClient
 	err    error
-	done   chan struct{}
+	// wake tells a waiting update that it is done (false) or that it
+	// leads the next batch (true).
+	wake chan bool
 }
 
-// updateQueue holds the updates of one client waiting for its leader.
-type updateQueue struct {
-	pending []*update
-}
-
-// updateQueues maps a client id to its queue while it has a leader.
+// updateQueues holds, per client with a leader at work, the updates
+// waiting for the next batch.
 type updateQueues struct {
 	mu sync.Mutex
-	m  map[string]*updateQueue
+	m  map[string][]*update
 }
 
-// join queues u for client id and reports whether the caller must lead.
+// join queues u for client id and reports whether the caller leads: it
+// does when no update of id is under way.
 func (qs *updateQueues) join(id string, u *update) bool {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	if q, ok := qs.m[id]; ok {
-		q.pending = append(q.pending, u)
+		qs.m[id] = append(q, u)
 		return false
 	}
 	if qs.m == nil {
-		qs.m = map[string]*updateQueue{}
+		qs.m = map[string][]*update{}
 	}
-	qs.m[id] = &updateQueue{pending: []*update{u}}
+	qs.m[id] = []*update{u}
 	return true
 }
 
-// take returns the next batch of id's queue; when there is none, the queue
-// is removed and the leader is done.
+// take removes and returns the next batch of id's queue, led by its first
+// update.
 func (qs *updateQueues) take(id string) []*update {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	q := qs.m[id]
-	if len(q.pending) == 0 {
+	n := min(len(q), maxBatch)
+	qs.m[id] = q[n:]
+	return q[:n:n]
+}
+
+// handOff ends a leader's turn: the first update still waiting leads the
+// next batch, or, when none waits, id has no leader any more.
+func (qs *updateQueues) handOff(id string) {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	q := qs.m[id]
+	if len(q) == 0 {
 		delete(qs.m, id)
-		return nil
+		return
 	}
-	n := min(len(q.pending), maxBatch)
-	batch := q.pending[:n:n]
-	q.pending = q.pending[n:]
-	return batch
+	q[0].wake <- true
 }
 
 // UpdateClient reads the client, calls fn on a copy and writes the result.
@@ -99,28 +106,25 @@ func (qs *updateQueues) take(id string) []*update {
 // opts.DryRun the answer is computed the same way and nothing is written.
 // Updates of one client are serialised: none is lost.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (models.OAuthClient, error) {
-	u := &update{fn: fn, dryRun: opts.DryRun, done: make(chan struct{})}
-	if s.updates.join(id, u) {
-		s.lead(ctx, id)
+	u := &update{fn: fn, dryRun: opts.DryRun, wake: make(chan bool, 1)}
+	lead := s.updates.join(id, u)
+	for !lead {
+		if lead = <-u.wake; !lead {
+			return u.out, u.err
+		}
 	}
-	<-u.done
+	// Each leader runs one batch, its own update first, and hands the
+	// next to the first update that waits: no request serves others for
+	// longer than its own batch.
+	batch := s.updates.take(id)
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	s.runBatch(bctx, id, batch)
+	cancel()
+	for _, w := range batch[1:] {
+		w.wake <- false
+	}
+	s.updates.handOff(id)
 	return u.out, u.err
-}
-
-// lead runs the batches of id's queue until it is empty.
-func (s *Store) lead(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	for {
-		batch := s.updates.take(id)
-		if batch == nil {
-			return
-		}
-		s.runBatch(ctx, id, batch)
-		for _, u := range batch {
-			close(u.done)
-		}
-	}
 }
 
 // runBatch applies and commits batch, setting each update's answer.
