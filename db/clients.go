@@ -108,8 +108,12 @@ const clientEventLifetime = 24 * time.Hour
 // DeleteClient deletes the client after check(current) passes, and records
 // a token event so that every server drops its tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) error {
+	st, err := s.lockingSelect(ctx)
+	if err != nil {
+		return translate(err)
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		cur, _, err := s.readVersionedTx(ctx, tx, id)
+		cur, _, err := s.readVersionedTx(ctx, tx, st, id)
 		if err != nil {
 			return err
 		}

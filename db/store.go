@@ -50,8 +50,6 @@ type Store struct {
 	// rs and ws are prepared statements of the hot paths on the reader's
 	// and the writer's pools.
 	rs, ws *stmts
-	// lockingSelect reads a client inside a write (prepareWrites).
-	lockingSelect *sql.Stmt
 	// updates queues the updates of each client behind one leader
 	// (update.go).
 	updates updateQueues
@@ -107,10 +105,6 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
-	}
-	if err := s.prepareWrites(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
 	}

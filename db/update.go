@@ -150,9 +150,14 @@ func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 	}
 	// Other servers keep winning: apply the batch once more inside the
 	// writer's transaction, the row locked, so that it cannot lose again.
+	st, err := s.lockingSelect(ctx)
+	if err != nil {
+		fail(batch, translate(err))
+		return
+	}
 	var p *plan
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		cur, version, err := s.readVersionedTx(ctx, tx, id)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		cur, version, err := s.readVersionedTx(ctx, tx, st, id)
 		if err != nil {
 			return err
 		}

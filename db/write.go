@@ -110,26 +110,25 @@ func (s *Store) insertTokenEvent(ctx context.Context, tx *sql.Tx, ev models.Toke
 	return s.notifyTx(ctx, tx, NotifyTokens)
 }
 
-// prepareWrites prepares, once the schema exists, the statement the write
-// path reads with: preparing it inside a transaction would need a second
-// connection, and SQLite's writer has one.
-func (s *Store) prepareWrites(ctx context.Context) error {
+// lockingSelect is the prepared statement that reads a client and its
+// row's version inside a write, locking the row on PostgreSQL so that
+// concurrent writers of it run one after the other (SQLite's single writer
+// already serialises them). Get it before the transaction begins:
+// preparing inside one would need a second connection, and SQLite's writer
+// has one.
+func (s *Store) lockingSelect(ctx context.Context) (*sql.Stmt, error) {
 	q := selectVersioned
 	if s.dialect == Postgres {
 		q += " FOR UPDATE"
 	}
-	st, err := s.ws.get(ctx, s.rebind(q))
-	s.lockingSelect = st
-	return err
+	return s.ws.get(ctx, s.rebind(q))
 }
 
-// readVersionedTx reads a client and its row's version inside tx, locking
-// the row on PostgreSQL so that concurrent writers of it run one after the
-// other (SQLite's single writer already serialises them). A missing client
-// is a 404.
-func (s *Store) readVersionedTx(ctx context.Context, tx *sql.Tx, id string) (models.OAuthClient, int64, error) {
+// readVersionedTx reads a client and its row's version inside tx with
+// lockingSelect's statement. A missing client is a 404.
+func (s *Store) readVersionedTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, id string) (models.OAuthClient, int64, error) {
 	var version int64
-	c, err := scanClient(versioned{tx.StmtContext(ctx, s.lockingSelect).QueryRowContext(ctx, id), &version})
+	c, err := scanClient(versioned{tx.StmtContext(ctx, st).QueryRowContext(ctx, id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.OAuthClient{}, 0, notFound(id)
 	}
