@@ -106,7 +106,7 @@ func (qs *updateQueues) handOff(id string) {
 // opts.DryRun the answer is computed the same way and nothing is written.
 // Updates of one client are serialised: none is lost.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (models.OAuthClient, error) {
-	u := &update{fn: fn, dryRun: opts.DryRun, wake: make(chan bool, 1)}
+	u := &update{fn: fn, origin: events.OriginFrom(ctx), dryRun: opts.DryRun, wake: make(chan bool, 1)}
 	lead := s.updates.join(id, u)
 	for !lead {
 		if lead = <-u.wake; !lead {

@@ -1322,7 +1322,7 @@ type GetOauthClientHistoryParams struct {
 
 // RestoreOauthClientParams defines parameters for RestoreOauthClient.
 type RestoreOauthClientParams struct {
-	// DryRun When true, every check runs and the answer is what the request would return, but nothing is stored and no event is recorded.
+	// DryRun When `true`, every check runs — the body, `If-Match`, the caller's scopes — and the answer is what the request would return (the resulting client, or the error), but nothing is stored, recorded as a change or sent as an event. A dry-run create answers `201` with a `null` `secret`: none was made. Any value but `true` or `false` is `400.1.3`.
 	DryRun *DryRun `form:"dryRun,omitempty" json:"dryRun,omitempty"`
 
 	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
