@@ -216,7 +216,7 @@ func BenchmarkEventSeq(b *testing.B) {
 	}
 	const clients = 64
 	for i := 0; i < clients; i++ {
-		if _, err := s.CreateClient(ctx, newClient(hexID(i+1), "bench")); err != nil {
+		if _, err := s.CreateClient(ctx, newClient(hexID(i+1), "bench"), models.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
