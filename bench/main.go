@@ -57,6 +57,7 @@ type options struct {
 	maxRequests int
 	matrix      bool
 	pprofAddr   string
+	loadgen     string
 }
 
 func main() {
@@ -68,7 +69,18 @@ func main() {
 	flag.IntVar(&o.maxRequests, "max-requests", 2_000_000, "most requests per scenario")
 	flag.BoolVar(&o.matrix, "matrix", false, "run 1 000 and 100 000 clients on SQLite and PostgreSQL")
 	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "start the server with pprof on this loopback address")
+	flag.StringVar(&o.loadgen, "loadgen", "", "load generator: wrk (the default when installed) or go")
 	flag.Parse()
+	if o.loadgen == "" {
+		o.loadgen = "go"
+		if wrkBin != "" {
+			o.loadgen = "wrk"
+		}
+	}
+	if o.loadgen == "wrk" && wrkBin == "" {
+		fmt.Fprintln(os.Stderr, "bench: -loadgen wrk, but wrk is not installed (apt-get install wrk)")
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -85,7 +97,8 @@ func run(o options) error {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v: %s", err, out)
 	}
-	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario\n\n", machine(), o.conns, o.duration)
+	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario; load generator: %s\n\n",
+		machine(), o.conns, o.duration, loadGenerator(o))
 
 	type cell struct {
 		backend string
@@ -395,12 +408,12 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	}
 	results := make([]result, len(scenarios))
 	for i, sc := range scenarios {
-		results[i] = drive(o, sc)
+		results[i] = load(o, sc)
 	}
 	// The same spread PATCH load again while followers read the change
 	// feed as Server-Sent Events: the cost of the feed to the writers.
 	feed, err := followFeed(srv.base, auth, feedFollowers, func() result {
-		return drive(o, scenario{fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers),
+		return load(o, scenario{fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers),
 			func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }})
 	})
 	if err != nil {
