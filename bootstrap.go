@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -43,7 +45,7 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, base strin
 		if len(cfg.adminSecret) < minAdminSecretLength {
 			return fmt.Errorf("CLIENTELE_ADMIN_CLIENT_SECRET must be at least %d characters", minAdminSecretLength)
 		}
-		return ensureAdmin(ctx, store, cfg.adminID, authserver.HashSecret(cfg.adminSecret))
+		return ensureAdmin(ctx, store, cfg.adminID, adminSecret(cfg.adminSecret))
 	}
 	exists, err := store.HasClientWithScope(ctx, models.ScopeAll)
 	if err != nil {
@@ -56,11 +58,11 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, base strin
 	if err != nil {
 		return err
 	}
-	secret, hash, err := authserver.NewSecret()
+	secret, record, err := authserver.MintSecret(time.Now(), nil)
 	if err != nil {
 		return err
 	}
-	admin := newAdmin(hex.EncodeToString(id[:]), hash)
+	admin := newAdmin(hex.EncodeToString(id[:]), record)
 	if _, err := store.CreateClient(ctx, admin, models.WriteOptions{}); err != nil {
 		return fmt.Errorf("creating the first admin client: %w", err)
 	}
@@ -72,20 +74,28 @@ func bootstrapAdmin(ctx context.Context, store *db.Store, cfg config, base strin
 	return nil
 }
 
-func newAdmin(id string, hash []byte) models.OAuthClient {
+// adminSecret is the record of a configured admin secret. Its id is
+// derived from the hash, so that a restart with the same secret changes
+// nothing.
+func adminSecret(value string) models.Secret {
+	hash := authserver.HashSecret(value)
+	return models.Secret{ID: hex.EncodeToString(hash[:16]), Hash: hash, Created: time.Now().UTC().Truncate(time.Millisecond), Hint: value[len(value)-4:]}
+}
+
+func newAdmin(id string, secret models.Secret) models.OAuthClient {
 	c := models.NewClient()
 	c.ID = id
 	c.Name = adminName
 	c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 	c.Scope = []string{models.ScopeAll}
-	c.SecretHash = hash
+	c.Secrets = []models.Secret{secret}
 	return c
 }
 
 // ensureAdmin creates the configured admin, or restores its grant, scope,
 // enabled flag and secret. Servers starting at once may race to create it:
 // the loser updates instead.
-func ensureAdmin(ctx context.Context, store *db.Store, id string, hash []byte) error {
+func ensureAdmin(ctx context.Context, store *db.Store, id string, secret models.Secret) error {
 	for attempt := 0; attempt < 2; attempt++ {
 		_, err := store.UpdateClient(ctx, id, func(c *models.OAuthClient) error {
 			c.Enabled = true
@@ -94,7 +104,18 @@ func ensureAdmin(ctx context.Context, store *db.Store, id string, hash []byte) e
 				c.GrantTypes = append(slices.Clone(c.GrantTypes), models.GrantClientCredentials)
 			}
 			c.Scope = []string{models.ScopeAll}
-			c.SecretHash = hash
+			// Both secret methods, so that SailPoint's SDKs (client_id and
+			// client_secret in a multipart form) and Basic both work.
+			for _, m := range []models.AuthMethod{models.AuthSecretBasic, models.AuthSecretPost} {
+				if !c.HasAuthMethod(m) {
+					c.TokenEndpointAuthMethods = append(slices.Clone(c.TokenEndpointAuthMethods), m)
+				}
+			}
+			if i := slices.IndexFunc(c.Secrets, func(s models.Secret) bool { return bytes.Equal(s.Hash, secret.Hash) }); i < 0 || c.Secrets[i].Expires != nil {
+				// A new configured secret replaces every other, as a rotation.
+				c.Secrets = []models.Secret{secret}
+				c.TokenGeneration++
+			}
 			return c.Validate()
 		}, models.WriteOptions{})
 		if !apierrors.IsNotFound(err) {
@@ -103,7 +124,7 @@ func ensureAdmin(ctx context.Context, store *db.Store, id string, hash []byte) e
 			}
 			return nil
 		}
-		_, err = store.CreateClient(ctx, newAdmin(id, hash), models.WriteOptions{})
+		_, err = store.CreateClient(ctx, newAdmin(id, secret), models.WriteOptions{})
 		if !apierrors.IsConflict(err) {
 			if err != nil {
 				return fmt.Errorf("creating the admin client %s: %w", id, err)

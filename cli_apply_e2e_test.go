@@ -304,7 +304,7 @@ func seedClients(tb testing.TB, path string, n int) {
 		c.Name = fmt.Sprintf("seed %05d", i)
 		c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 		c.RedirectURIs = []string{fmt.Sprintf("https://app%d.example/cb", i)}
-		c.SecretHash = id[:]
+		c.Secrets = []models.Secret{{ID: c.ID, Hash: id[:], Created: time.Now().UTC().Truncate(time.Millisecond)}}
 		if _, err := store.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
 			tb.Fatal(err)
 		}

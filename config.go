@@ -20,7 +20,7 @@ type config struct {
 	addr, db, issuer, rateLimit, logLevel, logFormat string
 	corsOrigins, pprofAddr                           string
 	authFailureLimit, trustedProxies                 string
-	metrics                                          bool
+	metrics, allowPrivateJWKSURI                     bool
 	adminID, adminSecret                             string
 	signingAlg, keyPublishLead, keyRotationInterval  string
 	keyEncryptionKey                                 string
@@ -65,6 +65,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated `origins` allowed by CORS, or *; empty turns CORS off")
 	fs.StringVar(&cfg.pprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this separate `address` (off when empty; keep it on loopback)")
 	fs.BoolVar(&cfg.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	fs.BoolVar(&cfg.allowPrivateJWKSURI, "allow-private-jwks-uri", false, "let clients' jwksUri resolve to loopback, private or link-local addresses (for tests; off keeps the server from being used to reach internal hosts)")
 	fs.StringVar(&cfg.signingAlg, "signing-alg", token.Algorithms[0], "`algorithm` of new signing keys: "+strings.Join(token.Algorithms, ", ")+"; older keys keep theirs")
 	fs.StringVar(&cfg.keyPublishLead, "key-publish-lead", "10m", "how long a new signing key is published before it signs, a `duration`")
 	fs.StringVar(&cfg.keyRotationInterval, "key-rotation-interval", "720h", "rotate the signing key this often, a `duration`; 0 turns it off")

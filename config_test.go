@@ -84,8 +84,11 @@ func TestEveryFlagHasItsVariable(t *testing.T) {
 	var probe config
 	newFlagSet(&probe).VisitAll(func(f *flag.Flag) {
 		value := "from-environment"
-		if f.DefValue == "true" {
+		switch f.DefValue {
+		case "true":
 			value = "false"
+		case "false":
+			value = "true"
 		}
 		env := map[string]string{envName(f.Name): value}
 		got, err := parseConfig(nil, func(k string) string { return env[k] })
@@ -97,8 +100,11 @@ func TestEveryFlagHasItsVariable(t *testing.T) {
 			t.Errorf("%s=%s changed nothing", envName(f.Name), value)
 		}
 		flagValue := "from-flag"
-		if f.DefValue == "true" {
+		switch f.DefValue {
+		case "true":
 			flagValue = "true"
+		case "false":
+			flagValue = "false"
 		}
 		byFlag, err := parseConfig([]string{"--" + f.Name + "=" + flagValue}, func(k string) string { return env[k] })
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/clientele/clientele/cli"
+	"github.com/clientele/clientele/clientkeys"
 	"github.com/clientele/clientele/db"
 	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/ratelimit"
@@ -204,6 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// proxies' word on the address, one caller behind a proxy could
 		// lock a client out for every other caller behind it.
 		TrustedProxies: proxies,
+		JWKSFetcher:    clientkeys.NewFetcher(cfg.allowPrivateJWKSURI, time.Now),
 	}
 	for _, o := range strings.Split(cfg.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

@@ -96,7 +96,7 @@ func TestSDKWalkthrough(t *testing.T) {
 		t.Errorf("envelope %+v", refused.JSON400)
 	}
 
-	rotated, err := c.RotateOauthClientSecretWithResponse(ctx, id, &clientele.RotateOauthClientSecretParams{}, auth)
+	rotated, err := c.RotateOauthClientSecretWithResponse(ctx, id, &clientele.RotateOauthClientSecretParams{}, clientele.RotateOauthClientSecretJSONRequestBody{}, auth)
 	if err != nil || rotated.JSON200 == nil || rotated.JSON200.Secret == nil || *rotated.JSON200.Secret == *created.JSON201.Secret {
 		t.Fatalf("rotate: %v %s", err, rotated.Body)
 	}

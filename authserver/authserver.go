@@ -10,6 +10,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/clientele/clientele/clientkeys"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/ratelimit"
 	"github.com/clientele/clientele/token"
@@ -24,6 +25,11 @@ type Store interface {
 	TouchLastUsed(ctx context.Context, id string, now time.Time) error
 	// RevokeToken records a revoked token for every server sharing the store.
 	RevokeToken(ctx context.Context, ev models.TokenEvent) error
+	// RecordAssertion records a client assertion's jti until expires, or
+	// returns clientkeys.ErrReplayed when it was recorded before.
+	RecordAssertion(ctx context.Context, clientID, jti string, expires time.Time) error
+	// TouchSecret records that a client's secret authenticated at now.
+	TouchSecret(ctx context.Context, clientID, secretID string, now time.Time) error
 }
 
 // Config holds the server's dependencies. Store, Tokens and Tracker are
@@ -35,27 +41,37 @@ type Config struct {
 	// FailureLimit limits failed client authentications per (client id,
 	// remote address); nil turns it off.
 	FailureLimit *ratelimit.Limiter
+	// Fetcher fetches clients' jwksUri key sets; nil refuses private_key_jwt
+	// for clients with a jwksUri.
+	Fetcher *clientkeys.Fetcher
+	// Audiences are the values a client assertion's aud may name: the token
+	// endpoint's URL and the issuer (RFC 7523 §3).
+	Audiences []string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	store    Store
-	tokens   *token.Issuer
-	tracker  *token.Tracker
-	failures *ratelimit.Limiter
-	now      func() time.Time
+	store     Store
+	tokens    *token.Issuer
+	tracker   *token.Tracker
+	failures  *ratelimit.Limiter
+	fetcher   *clientkeys.Fetcher
+	audiences []string
+	now       func() time.Time
 }
 
 // New returns the authorization server of cfg.
 func New(cfg Config) *Server {
 	s := &Server{
-		store:    cfg.Store,
-		tokens:   cfg.Tokens,
-		tracker:  cfg.Tracker,
-		failures: cfg.FailureLimit,
-		now:      cfg.Now,
+		store:     cfg.Store,
+		tokens:    cfg.Tokens,
+		tracker:   cfg.Tracker,
+		failures:  cfg.FailureLimit,
+		fetcher:   cfg.Fetcher,
+		audiences: cfg.Audiences,
+		now:       cfg.Now,
 	}
 	if s.now == nil {
 		s.now = time.Now

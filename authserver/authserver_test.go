@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clientele/clientele/authserver"
+	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/ratelimit"
@@ -30,6 +31,7 @@ type fakeStore struct {
 	touched  []time.Time
 	down     bool // GetClient fails as a store that is unreachable
 	touchErr error
+	jtis     map[string]bool
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{clients: map[string]models.OAuthClient{}} }
@@ -64,6 +66,31 @@ func (f *fakeStore) RevokeToken(_ context.Context, ev models.TokenEvent) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, ev)
+	return nil
+}
+
+// RecordAssertion keeps jtis for the life of the store.
+func (f *fakeStore) RecordAssertion(_ context.Context, clientID, jti string, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.jtis == nil {
+		f.jtis = map[string]bool{}
+	}
+	if f.jtis[clientID+" "+jti] {
+		return clientkeys.ErrReplayed
+	}
+	f.jtis[clientID+" "+jti] = true
+	return nil
+}
+
+func (f *fakeStore) TouchSecret(_ context.Context, id, secretID string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.clients[id]
+	if i := c.FindSecret(secretID); i >= 0 {
+		c.Secrets[i].LastUsed = &now
+	}
+	f.clients[id] = c
 	return nil
 }
 
@@ -158,7 +185,7 @@ func newFixture(t testing.TB, failLimit int) *fixture {
 		c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 		c.Scope = scope
 		c.AccessTokenValiditySeconds = 600
-		c.SecretHash = authserver.HashSecret(secret)
+		c.Secrets = []models.Secret{{ID: "s-" + id, Hash: authserver.HashSecret(secret), Created: f.clock.t}}
 		if edit != nil {
 			edit(&c)
 		}
@@ -169,7 +196,8 @@ func newFixture(t testing.TB, failLimit int) *fixture {
 	add("off", []string{models.ScopeRead}, func(c *models.OAuthClient) { c.Enabled = false })
 	add("public", []string{models.ScopeRead}, func(c *models.OAuthClient) {
 		c.Type = models.TypePublic
-		c.SecretHash = nil
+		c.Secrets = []models.Secret{}
+		c.TokenEndpointAuthMethods = models.DefaultAuthMethods(models.TypePublic)
 	})
 	add("nogrant", []string{models.ScopeRead}, func(c *models.OAuthClient) {
 		c.GrantTypes = []models.GrantType{models.GrantAuthorizationCode}
@@ -234,7 +262,8 @@ func TestAuthenticate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.auth.RemoteAddr = addr
-			cl, err := f.srv.Authenticate(context.Background(), tt.auth)
+			auth, err := f.srv.Authenticate(context.Background(), tt.auth)
+			cl := auth.Client
 			if got := code(err); got != tt.want {
 				t.Fatalf("code = %q (%v), want %q", got, err, tt.want)
 			}

@@ -4,30 +4,19 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"strings"
 
+	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
-)
-
-// Method is a client authentication method, as RFC 8414's
-// token_endpoint_auth_methods_supported names it. Authenticate picks the
-// method a request uses and checks the credentials by that method alone.
-type Method string
-
-// The client authentication methods the server accepts.
-const (
-	// MethodSecretBasic is the secret in HTTP Basic (RFC 6749 §2.3.1).
-	MethodSecretBasic Method = "client_secret_basic"
-	// MethodSecretPost is client_id and client_secret in the form.
-	MethodSecretPost Method = "client_secret_post"
 )
 
 // Methods returns the names of the methods Authenticate accepts, for RFC
 // 8414 metadata.
 func Methods() []string {
-	return []string{string(MethodSecretBasic), string(MethodSecretPost)}
+	return []string{string(models.AuthSecretBasic), string(models.AuthSecretPost), string(models.AuthPrivateKeyJWT)}
 }
 
 // ClientAuth is what a request to a token, introspection or revocation
@@ -37,21 +26,46 @@ type ClientAuth struct {
 	Authorization string
 	// ClientID and ClientSecret are the form's client_id and client_secret.
 	ClientID, ClientSecret string
+	// AssertionType and Assertion are the form's client_assertion_type and
+	// client_assertion (RFC 7523 §2.2).
+	AssertionType, Assertion string
 	// RemoteAddr is the address the request came from, as far as trusted
 	// proxies say; failed attempts are counted against it and the client id.
 	RemoteAddr string
 }
 
+// Authenticated is a client that proved who it is, and how.
+type Authenticated struct {
+	Client models.OAuthClient
+	Method models.AuthMethod
+	// SecretID is the secret it authenticated with; "" for a key.
+	SecretID string
+}
+
 // credentials are the client's claim, once its method is known.
 type credentials struct {
-	method   Method
+	method   models.AuthMethod
 	clientID string
 	secret   string
 }
 
 // credentials picks the one authentication method a request uses: HTTP
-// Basic, with RFC 6749 §2.3.1's form-encoding, or the form, never both.
+// Basic (with RFC 6749 §2.3.1's form-encoding), client_secret in the form,
+// or a client assertion in the form — never two at once.
 func (a ClientAuth) credentials() (credentials, error) {
+	if a.AssertionType != "" || a.Assertion != "" {
+		if a.Authorization != "" || a.ClientSecret != "" {
+			return credentials{}, NewError(InvalidRequest, "use one client authentication method, not both")
+		}
+		if a.AssertionType != clientkeys.AssertionType {
+			return credentials{}, NewError(InvalidClient, "client_assertion_type must be "+clientkeys.AssertionType)
+		}
+		id := clientkeys.UnverifiedIssuer(a.Assertion)
+		if id == "" || (a.ClientID != "" && a.ClientID != id) {
+			return credentials{}, NewError(InvalidClient, "the client assertion's iss must be the client id")
+		}
+		return credentials{method: models.AuthPrivateKeyJWT, clientID: id, secret: a.Assertion}, nil
+	}
 	if a.Authorization != "" {
 		scheme, payload, _ := strings.Cut(a.Authorization, " ")
 		if !strings.EqualFold(scheme, "Basic") {
@@ -73,15 +87,16 @@ func (a ClientAuth) credentials() (credentials, error) {
 		if err1 != nil || err2 != nil || id == "" || (a.ClientID != "" && a.ClientID != id) {
 			return credentials{}, invalidClient()
 		}
-		return credentials{method: MethodSecretBasic, clientID: id, secret: secret}, nil
+		return credentials{method: models.AuthSecretBasic, clientID: id, secret: secret}, nil
 	}
 	if a.ClientID == "" || a.ClientSecret == "" {
 		return credentials{}, invalidClient()
 	}
-	return credentials{method: MethodSecretPost, clientID: a.ClientID, secret: a.ClientSecret}, nil
+	return credentials{method: models.AuthSecretPost, clientID: a.ClientID, secret: a.ClientSecret}, nil
 }
 
-// Authenticate returns the enabled client a request authenticates as.
+// Authenticate returns the enabled client a request authenticates as, by
+// a method in the client's tokenEndpointAuthMethods and only by those.
 // Refusals are *Error (invalid_client; invalid_request for two methods at
 // once) or, while this client id has failed too often from this address,
 // *TooManyFailuresError; a store failure is returned as it is.
@@ -90,43 +105,104 @@ func (a ClientAuth) credentials() (credentials, error) {
 // from one address lock out neither another client there nor the same
 // client elsewhere. Requests naming no client id, or one no client can
 // have, protect no client and are not counted.
-func (s *Server) Authenticate(ctx context.Context, a ClientAuth) (models.OAuthClient, error) {
+func (s *Server) Authenticate(ctx context.Context, a ClientAuth) (Authenticated, error) {
 	cr, err := a.credentials()
 	if err != nil {
-		return models.OAuthClient{}, err
+		return Authenticated{}, err
 	}
 	key := a.RemoteAddr + " " + cr.clientID
 	if blocked, retry := s.failures.Blocked(key); blocked {
-		return models.OAuthClient{}, &TooManyFailuresError{RetryAfter: retry}
+		return Authenticated{}, &TooManyFailuresError{RetryAfter: retry}
 	}
-	cl, err := s.store.GetClient(ctx, cr.clientID)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return models.OAuthClient{}, err
+	out, err := s.authenticate(ctx, cr)
+	var refused *Error
+	if errors.As(err, &refused) && models.ValidID(cr.clientID) {
+		s.failures.Allow(key)
 	}
-	found := err == nil
-	var ok bool
-	switch cr.method {
-	case MethodSecretBasic, MethodSecretPost:
-		ok = secretMatches(&cl, cr.secret) && found
-	}
-	if !ok || !cl.Enabled {
-		if models.ValidID(cr.clientID) {
-			s.failures.Allow(key)
-		}
-		return models.OAuthClient{}, invalidClient()
-	}
-	return cl, nil
+	return out, err
 }
 
-// secretMatches compares secret with every live secret of cl in constant
-// time, and compares even when cl has none (an unknown or public client),
-// so that timing tells neither ids nor secrets apart.
-func secretMatches(cl *models.OAuthClient, secret string) bool {
-	hash := HashSecret(secret)
-	stored := cl.SecretHash
-	live := len(stored) > 0
-	if !live {
-		stored = make([]byte, len(hash))
+func (s *Server) authenticate(ctx context.Context, cr credentials) (Authenticated, error) {
+	cl, err := s.store.GetClient(ctx, cr.clientID)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return Authenticated{}, err
 	}
-	return subtle.ConstantTimeCompare(hash, stored) == 1 && live
+	found := err == nil
+	out := Authenticated{Client: cl, Method: cr.method}
+	if cr.method == models.AuthPrivateKeyJWT {
+		if !found || !cl.Enabled || !cl.HasAuthMethod(models.AuthPrivateKeyJWT) {
+			return Authenticated{}, invalidClient()
+		}
+		return out, s.verifyAssertion(ctx, &cl, cr.secret)
+	}
+	var ok bool
+	out.SecretID, ok = s.secretMatches(&cl, cr.secret)
+	if !ok || !found || !cl.Enabled || !cl.HasAuthMethod(cr.method) {
+		return Authenticated{}, invalidClient()
+	}
+	return out, nil
+}
+
+// secretMatches compares secret with the live secrets of cl in constant
+// time, always as many comparisons (unknown and public clients too), so
+// that timing tells neither ids nor secrets apart. It returns the id of
+// the secret that matched.
+func (s *Server) secretMatches(cl *models.OAuthClient, secret string) (string, bool) {
+	hash := HashSecret(secret)
+	now := s.now()
+	var matched string
+	zero := make([]byte, len(hash))
+	for i := range models.MaxLiveSecrets {
+		stored, live := zero, false
+		if i < len(cl.Secrets) && cl.Secrets[i].LiveAt(now) && len(cl.Secrets[i].Hash) == len(hash) {
+			stored, live = cl.Secrets[i].Hash, true
+		}
+		if subtle.ConstantTimeCompare(hash, stored) == 1 && live {
+			matched = cl.Secrets[i].ID
+		}
+	}
+	return matched, matched != ""
+}
+
+// verifyAssertion checks a client assertion of cl (RFC 7523, SPEC §6):
+// signed by a key of its jwks or jwksUri and never seen before by any
+// server sharing the store.
+func (s *Server) verifyAssertion(ctx context.Context, cl *models.OAuthClient, raw string) error {
+	_, kid, err := clientkeys.Header(raw)
+	if err != nil {
+		return assertionError(err)
+	}
+	var set clientkeys.Set
+	switch {
+	case cl.JWKS != nil:
+		set, err = clientkeys.Parse(cl.JWKS)
+	case cl.JWKSURI != nil && s.fetcher != nil:
+		set, err = s.fetcher.Keys(ctx, *cl.JWKSURI, kid)
+	default:
+		return NewError(InvalidClient, "the client has no keys: set jwks or jwksUri")
+	}
+	if err != nil {
+		return assertionError(err)
+	}
+	got, err := clientkeys.Verify(raw, cl.ID, s.audiences, set, s.now())
+	if err != nil {
+		return assertionError(err)
+	}
+	if err := s.store.RecordAssertion(ctx, cl.ID, got.JTI, got.Expires); err != nil {
+		if errors.Is(err, clientkeys.ErrReplayed) {
+			return NewError(InvalidClient, "the client assertion was used before (jti)")
+		}
+		return err
+	}
+	return nil
+}
+
+// assertionError is invalid_client naming the reason of a refused
+// assertion or key set.
+func assertionError(err error) error {
+	var ke *clientkeys.Error
+	if errors.As(err, &ke) {
+		return NewError(InvalidClient, ke.Reason)
+	}
+	return NewError(InvalidClient, "the client's keys cannot be read")
 }

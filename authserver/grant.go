@@ -52,10 +52,11 @@ func (s *Server) Grant(ctx context.Context, req TokenRequest) (Issued, error) {
 	if req.GrantType == "" {
 		return Issued{}, NewError(InvalidRequest, "grant_type is required")
 	}
-	cl, err := s.Authenticate(ctx, req.Client)
+	auth, err := s.Authenticate(ctx, req.Client)
 	if err != nil {
 		return Issued{}, err
 	}
+	cl := auth.Client
 	if req.GrantType != GrantClientCredentials {
 		return Issued{}, NewError(UnsupportedGrantType, "only client_credentials is supported")
 	}
@@ -71,13 +72,18 @@ func (s *Server) Grant(ctx context.Context, req TokenRequest) (Issued, error) {
 		return Issued{}, err
 	}
 	now := s.now()
-	raw, claims, err := s.tokens.Issue(&cl, scope, aud, now)
+	raw, claims, err := s.tokens.Issue(&cl, scope, aud, auth.SecretID, now)
 	if err != nil {
 		return Issued{}, err
 	}
 	out := Issued{Token: raw, Claims: claims, Client: cl}
 	if cl.LastUsed == nil || now.Sub(*cl.LastUsed) >= lastUsedEvery {
 		out.LastUsedErr = s.store.TouchLastUsed(ctx, cl.ID, now)
+	}
+	if i := cl.FindSecret(auth.SecretID); i >= 0 && out.LastUsedErr == nil {
+		if last := cl.Secrets[i].LastUsed; last == nil || now.Sub(*last) >= models.SecretLastUsedEvery {
+			out.LastUsedErr = s.store.TouchSecret(ctx, cl.ID, auth.SecretID, now)
+		}
 	}
 	return out, nil
 }

@@ -26,7 +26,7 @@ func (s *Server) ValidateToken(ctx context.Context, raw string) (token.Claims, e
 		return token.Claims{}, &InvalidTokenError{Err: err}
 	}
 	if err := s.tracker.Check(ctx, claims); err != nil {
-		if errors.Is(err, token.ErrRevoked) || errors.Is(err, token.ErrClientInvalid) {
+		if errors.Is(err, token.ErrRevoked) || errors.Is(err, token.ErrClientInvalid) || errors.Is(err, token.ErrSecretGone) {
 			return token.Claims{}, &InvalidTokenError{Err: err}
 		}
 		return token.Claims{}, apierrors.NewUnavailable(err)
@@ -56,10 +56,11 @@ func (s *Server) Introspect(ctx context.Context, a ClientAuth, raw string) (toke
 // only its own tokens; other clients' tokens and invalid tokens are
 // ignored without error, as §2.2 requires.
 func (s *Server) Revoke(ctx context.Context, a ClientAuth, raw string) error {
-	cl, err := s.Authenticate(ctx, a)
+	auth, err := s.Authenticate(ctx, a)
 	if err != nil {
 		return err
 	}
+	cl := auth.Client
 	if raw == "" {
 		return NewError(InvalidRequest, "token is required")
 	}

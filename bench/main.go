@@ -161,7 +161,7 @@ func seed(dbURL string, n int) ([]string, error) {
 	}
 	defer s.Close()
 	ids := make([]string, n)
-	hash := authserver.HashSecret(seededSecret)
+	secret := models.Secret{ID: "5eed", Hash: authserver.HashSecret(seededSecret), Created: time.Now().UTC()}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -183,7 +183,7 @@ func seed(dbURL string, n int) ([]string, error) {
 				c.Name = fmt.Sprintf("bench-%06d", i)
 				c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 				c.Scope = []string{models.ScopeRead}
-				c.SecretHash = hash
+				c.Secrets = []models.Secret{secret}
 				if _, err := s.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
 					errs <- err
 					return

@@ -264,12 +264,17 @@ func (a *api) delete(ctx context.Context, id, ifMatch string) error {
 }
 
 // rotate replaces the client's secret and returns the client with the new one.
-func (a *api) rotate(ctx context.Context, id, ifMatch string) (json.RawMessage, error) {
+// A grace of 0 ends the old secrets at once.
+func (a *api) rotate(ctx context.Context, id, ifMatch string, grace int) (json.RawMessage, error) {
 	p := &clientele.RotateOauthClientSecretParams{}
 	if ifMatch != "" {
 		p.IfMatch = &ifMatch
 	}
-	resp, err := a.c.RotateOauthClientSecretWithResponse(ctx, id, p)
+	var body clientele.RotateOauthClientSecretJSONRequestBody
+	if grace > 0 {
+		body.GraceSeconds = &grace
+	}
+	resp, err := a.c.RotateOauthClientSecretWithResponse(ctx, id, p, body)
 	if err != nil {
 		return nil, err
 	}

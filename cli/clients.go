@@ -163,22 +163,26 @@ from "clients get -o json"'s call (412 when the client has changed).`,
 		},
 	}
 
+	var grace int
 	rotate := &cobra.Command{
 		Use:   "rotate ID",
-		Short: "Replace a client's secret; the new one is printed this once and the old tokens end",
-		Args:  cobra.ExactArgs(1),
+		Short: "Replace a client's secret; the new one is printed this once",
+		Long: "Replace a client's secret; the new one is printed this once. Without --grace the old secrets\n" +
+			"and every token of the client end at once; with --grace N they keep working N more seconds.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			a, err := o.connect(c.Context())
 			if err != nil {
 				return err
 			}
-			body, err := a.rotate(c.Context(), args[0], ifMatch)
+			body, err := a.rotate(c.Context(), args[0], ifMatch, grace)
 			if err != nil {
 				return err
 			}
 			return out(c, body, false)
 		},
 	}
+	rotate.Flags().IntVar(&grace, "grace", 0, "keep the old secrets, and their tokens, working this many `seconds` (1-604800)")
 	for _, c := range []*cobra.Command{patch, del, rotate} {
 		c.Flags().StringVar(&ifMatch, "if-match", "", "only if the client's ETag is this one (or *)")
 	}

@@ -54,6 +54,32 @@ func refuse(reason string) error { return &Error{Reason: reason} }
 // kid the set does not hold: the caller may fetch the set again and retry.
 var ErrUnknownKey = errors.New("unknown key")
 
+// ErrReplayed is returned by a store that finds an assertion's jti
+// recorded already.
+var ErrReplayed = errors.New("the client assertion's jti was used before")
+
+// Set is a parsed JWK Set.
+type Set = jwk.Set
+
+// UnverifiedIssuer returns the iss claim of an assertion without verifying
+// anything, or "": it says only which client's keys to verify with.
+func UnverifiedIssuer(raw string) string {
+	if len(raw) > maxAssertion {
+		return ""
+	}
+	msg, err := jws.Parse([]byte(raw), jws.WithCompact())
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(msg.Payload(), &c) != nil {
+		return ""
+	}
+	return c.Iss
+}
+
 // Assertion is what a verified assertion tells: the jti to be recorded
 // against replay until Expires.
 type Assertion struct {

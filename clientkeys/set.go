@@ -149,7 +149,11 @@ func keyShape(key jwk.Key) string {
 // Check finds a problem.
 func Parse(raw []byte) (jwk.Set, error) {
 	if problems := Check(raw); len(problems) > 0 {
-		return nil, fmt.Errorf("key set: %s", problems[0])
+		return nil, refuse("the client's jwks is not acceptable: " + problems[0].String())
 	}
-	return jwk.Parse(raw)
+	set, err := jwk.Parse(raw)
+	if err != nil {
+		return nil, refuse("the client's jwks is not a JWK Set")
+	}
+	return set, nil
 }

@@ -77,14 +77,16 @@ func (s *Store) appendEvent(ctx context.Context, tx execQuerier, typ events.Type
 	return ev, nil
 }
 
-// snapshot is c as an event keeps it: without the secret's hash, which no
-// event needs.
+// snapshot is c as an event keeps it: without the secrets' hashes, which
+// no event needs.
 func snapshot(c *models.OAuthClient) *models.OAuthClient {
 	if c == nil {
 		return nil
 	}
 	d := c.Clone()
-	d.SecretHash = nil
+	for i := range d.Secrets {
+		d.Secrets[i].Hash = nil
+	}
 	return &d
 }
 

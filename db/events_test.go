@@ -40,7 +40,7 @@ func TestEveryWriteRecordsOneEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := s.UpdateClient(events.WithType(octx, events.SecretRotated), c.ID, func(x *models.OAuthClient) error {
-			x.SecretHash = []byte("new")
+			x.Secrets = []models.Secret{{ID: "new", Hash: []byte("new")}}
 			return nil
 		}, models.WriteOptions{}); err != nil {
 			t.Fatal(err)
@@ -62,8 +62,10 @@ func TestEveryWriteRecordsOneEvent(t *testing.T) {
 				t.Errorf("event %d: %+v", i, ev)
 			}
 			for _, snap := range []*models.OAuthClient{ev.Before, ev.After} {
-				if snap != nil && snap.SecretHash != nil {
-					t.Errorf("event %d keeps a secret hash", i)
+				for _, sec := range secretsOf(snap) {
+					if sec.Hash != nil {
+						t.Errorf("event %d keeps a secret hash", i)
+					}
 				}
 			}
 		}
@@ -250,4 +252,11 @@ func BenchmarkEventSeq(b *testing.B) {
 			})
 		})
 	}
+}
+
+func secretsOf(c *models.OAuthClient) []models.Secret {
+	if c == nil {
+		return nil
+	}
+	return c.Secrets
 }

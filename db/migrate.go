@@ -150,6 +150,21 @@ var migrations = []migration{
 		sqlite:   []string{`ALTER TABLE oauth_clients ADD COLUMN version INTEGER NOT NULL DEFAULT 0`},
 		postgres: []string{`ALTER TABLE oauth_clients ADD COLUMN version BIGINT NOT NULL DEFAULT 0`},
 	},
+	{
+		// A client's one secret becomes the first of its secrets (SPEC §9),
+		// created when the client last changed; its hint is unknown, as
+		// only its hash was kept.
+		version: 6,
+		name:    "client credentials: secrets, authentication methods, keys",
+		sqlite: credentials("INTEGER",
+			`json_array(json_object('id', lower(hex(randomblob(16))),
+				'created', strftime('%Y-%m-%dT%H:%M:%fZ', modified / 1000.0, 'unixepoch'),
+				'expires', NULL, 'lastUsed', NULL, 'hint', NULL, 'hash', lower(hex(secret_hash))))`),
+		postgres: credentials("BIGINT",
+			`json_build_array(json_build_object('id', md5(random()::text || id),
+				'created', to_char(to_timestamp(modified / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+				'expires', NULL, 'lastUsed', NULL, 'hint', NULL, 'hash', encode(secret_hash, 'hex')))::text`),
+	},
 }
 
 // clientEvents is migration 3 for a dialect's integer type.
@@ -170,6 +185,30 @@ func clientEvents(integer string) []string {
 		`CREATE INDEX client_events_time ON client_events (time)`,
 		`CREATE TABLE event_sequence (id INTEGER PRIMARY KEY, seq ` + integer + ` NOT NULL)`,
 		`INSERT INTO event_sequence (id, seq) VALUES (1, 0)`,
+	}
+}
+
+// credentials is migration 6 for a dialect's integer type and its
+// expression of the JSON array holding a row's one secret.
+func credentials(integer, oneSecret string) []string {
+	return []string{
+		`ALTER TABLE oauth_clients ADD COLUMN secrets TEXT NOT NULL DEFAULT '[]'`,
+		`ALTER TABLE oauth_clients ADD COLUMN token_endpoint_auth_methods TEXT NOT NULL
+			DEFAULT '["client_secret_basic","client_secret_post"]'`,
+		`ALTER TABLE oauth_clients ADD COLUMN jwks TEXT`,
+		`ALTER TABLE oauth_clients ADD COLUMN jwks_uri TEXT`,
+		`UPDATE oauth_clients SET token_endpoint_auth_methods = '["none"]' WHERE type = 'PUBLIC'`,
+		`UPDATE oauth_clients SET secrets = ` + oneSecret + ` WHERE secret_hash IS NOT NULL`,
+		`ALTER TABLE oauth_clients DROP COLUMN secret_hash`,
+		// The jti of every accepted client assertion, until it expires, so
+		// that no server sharing the store accepts it twice (RFC 7523 §3).
+		`CREATE TABLE client_assertions (
+			client_id TEXT NOT NULL,
+			jti TEXT NOT NULL,
+			expires ` + integer + ` NOT NULL,
+			PRIMARY KEY (client_id, jti)
+		)`,
+		`CREATE INDEX client_assertions_expires ON client_assertions (expires)`,
 	}
 }
 

@@ -74,13 +74,6 @@ var clientColumns = func() []clientColumn {
 		}
 	}
 	cols = append(cols,
-		clientColumn{name: "secret_hash", storage: storeBlob,
-			value: func(c *models.OAuthClient) any { return c.SecretHash },
-			load: func(c *models.OAuthClient, v *cell) error {
-				c.SecretHash = v.raw
-				return nil
-			},
-			equal: func(a, b *models.OAuthClient) bool { return bytes.Equal(a.SecretHash, b.SecretHash) }},
 		clientColumn{name: "token_generation", storage: storeInteger,
 			value: func(c *models.OAuthClient) any { return c.TokenGeneration },
 			load: func(c *models.OAuthClient, v *cell) error {

@@ -88,6 +88,20 @@ const connectTimeout = 5 * time.Second
 // Open opens the store named by rawURL — sqlite://PATH, sqlite://:memory:
 // or a postgres:// URL — and applies the migrations.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	s, err := connect(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
+	}
+	return s, nil
+}
+
+// connect opens the pools of the store rawURL names, without touching the
+// schema.
+func connect(rawURL string) (*Store, error) {
 	var (
 		s   *Store
 		err error
@@ -101,14 +115,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		scheme, _, _ := strings.Cut(rawURL, ":")
 		return nil, fmt.Errorf("database %q: unsupported scheme %q; use sqlite://PATH or postgres://", redact(rawURL), scheme)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("database %s: %s", redact(rawURL), oneLine(err))
-	}
-	return s, nil
+	return s, err
 }
 
 func gormConfig() *gorm.Config {

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -58,7 +59,7 @@ func newClient(id, name string) models.OAuthClient {
 	c.ID = id
 	c.Name = name
 	c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
-	c.SecretHash = []byte("h-" + id)
+	c.Secrets = []models.Secret{{ID: "s-" + id, Hash: []byte("h-" + id), Created: time.Unix(0, 0).UTC()}}
 	return c
 }
 
@@ -258,7 +259,7 @@ func TestTokenInvalidatingUpdates(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		changes := map[string]func(*models.OAuthClient){
 			"disable": func(c *models.OAuthClient) { c.Enabled = false },
-			"rotate":  func(c *models.OAuthClient) { c.SecretHash = []byte("new") },
+			"rotate":  func(c *models.OAuthClient) { c.TokenGeneration++ },
 			"drop client credentials": func(c *models.OAuthClient) {
 				c.GrantTypes = []models.GrantType{models.GrantAuthorizationCode}
 				c.RedirectURIs = []string{"https://x.example"}
@@ -714,5 +715,50 @@ func BenchmarkUpdateClientParallel(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestSecretsBeforeSecretsMigrate migrates a client of the schema that kept
+// one secret hash: it keeps that secret, now the first of its secrets.
+func TestSecretsBeforeSecretsMigrate(t *testing.T) {
+	for _, u := range []string{"sqlite://" + filepath.Join(t.TempDir(), "old.db"), pgtest.URL(t)} {
+		all := migrations
+		migrations = all[:3]
+		s, err := connect(u)
+		if err == nil {
+			err = s.migrate(ctx)
+		}
+		migrations = all
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash := []byte("0123456789abcdef0123456789abcdef")
+		for _, typ := range []string{"CONFIDENTIAL", "PUBLIC"} {
+			if err := s.w.Exec(`INSERT INTO oauth_clients (id, name, name_lower, access_token_validity_seconds,
+				refresh_token_validity_seconds, redirect_uris, grant_types, access_type, type, internal, enabled,
+				strong_auth_supported, claims_supported, scope, created, modified, secret_hash)
+				VALUES (?, 'old', 'old', 3600, 86400, '[]', '["CLIENT_CREDENTIALS"]', 'ONLINE', ?, false, true,
+				false, false, '[]', 1000, 2000, ?)`, strings.ToLower(typ), typ, map[string][]byte{"CONFIDENTIAL": hash}[typ]).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		s, err = Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.GetClient(ctx, "confidential")
+		if err != nil || len(c.Secrets) != 1 || !bytes.Equal(c.Secrets[0].Hash, hash) || len(c.Secrets[0].ID) != 32 ||
+			!c.Secrets[0].Created.Equal(time.UnixMilli(2000).UTC()) || c.Secrets[0].Expires != nil {
+			t.Errorf("%s: the confidential client after the migration: %+v, %v", u, c.Secrets, err)
+		}
+		if !c.HasAuthMethod(models.AuthSecretBasic) || !c.HasAuthMethod(models.AuthSecretPost) {
+			t.Errorf("%s: methods %v", u, c.TokenEndpointAuthMethods)
+		}
+		p, err := s.GetClient(ctx, "public")
+		if err != nil || len(p.Secrets) != 0 || len(p.TokenEndpointAuthMethods) != 1 || p.TokenEndpointAuthMethods[0] != models.AuthNone {
+			t.Errorf("%s: the public client after the migration: %+v %v, %v", u, p.Secrets, p.TokenEndpointAuthMethods, err)
+		}
+		s.Close()
 	}
 }

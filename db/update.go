@@ -205,7 +205,6 @@ func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 			continue
 		}
 		next.ID, next.Created, next.Modified, next.LastUsed = state.ID, state.Created, state.Modified, state.LastUsed
-		next.SecretHash = cloneBytes(next.SecretHash)
 		u.err = nil
 		if models.SameStoredValues(&state, &next) {
 			u.out = state.Clone()
@@ -228,13 +227,6 @@ func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 	}
 	p.final = state
 	return p
-}
-
-func cloneBytes(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte(nil), b...)
 }
 
 // commitPlan writes p's final state over cur, if the row is still at

@@ -61,12 +61,12 @@ func (s *Server) createOauthClient(c echo.Context) error {
 	cl.ID = hex.EncodeToString(id[:])
 	var secret *string
 	if cl.Type == models.TypeConfidential && !opts.DryRun {
-		sec, hash, err := authserver.NewSecret()
+		value, record, err := authserver.MintSecret(s.now(), nil)
 		if err != nil {
 			return err
 		}
-		cl.SecretHash = hash
-		secret = &sec
+		cl.Secrets = []models.Secret{record}
+		secret = &value
 	}
 	stored, err := s.store.CreateClient(c.Request().Context(), cl, opts)
 	if err != nil {
@@ -186,32 +186,6 @@ func (s *Server) deleteOauthClient(c echo.Context) error {
 	}
 	s.tracker.ClientDeleted(id)
 	return c.NoContent(http.StatusNoContent)
-}
-
-// rotateOauthClientSecret answers POST /oauth-clients/{id}/secret with a new
-// secret; tokens issued before stop working.
-func (s *Server) rotateOauthClientSecret(c echo.Context) error {
-	secret, hash, err := authserver.NewSecret()
-	if err != nil {
-		return err
-	}
-	ifMatch := c.Request().Header.Get("If-Match")
-	ctx := events.WithType(c.Request().Context(), events.SecretRotated)
-	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
-			return err
-		}
-		if cur.Type == models.TypePublic {
-			return apierrors.NewIllegalUpdate("secret: a PUBLIC client has no secret")
-		}
-		cur.SecretHash = hash
-		return nil
-	}, models.WriteOptions{})
-	if err != nil {
-		return err
-	}
-	s.tracker.ClientChanged(updated)
-	return writeClientWithSecret(c, http.StatusOK, &updated, &secret)
 }
 
 // checkGrantableScopes refuses scopes the caller does not hold itself.

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ func (e *env) seedClientWithSecret(t *testing.T, name string, scope []string, se
 	c.Name = name
 	c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 	c.Scope = scope
-	c.SecretHash = hash
+	c.Secrets = []models.Secret{{ID: hex.EncodeToString(hash[:16]), Hash: hash, Created: time.Now().UTC().Truncate(time.Millisecond)}}
 	if _, err := e.store.CreateClient(context.Background(), c, models.WriteOptions{}); err != nil {
 		t.Fatalf("seeding %s: %v", name, err)
 	}

@@ -43,6 +43,11 @@ var memberSamples = map[string][3]string{
 	"audience":                    {`["https://a1.example"]`, `["urn:example:a2","https://a1.example"]`, `["a3"]`},
 }
 
+// credentialMembers cannot take samples on the PUBLIC client above (its
+// only method is none, and jwks excludes jwksUri): TestCredentialMembersRoundTrip
+// sends them through every layer on a CONFIDENTIAL client.
+var credentialMembers = map[string]bool{"tokenEndpointAuthMethods": true, "jwks": true, "jwksUri": true}
+
 // httpClient drives a server over real HTTP with the admin's token.
 type httpClient struct {
 	t     *testing.T
@@ -135,7 +140,7 @@ func TestEveryMemberRoundTrips(t *testing.T) {
 	defaults := models.NewClient()
 	sent := map[string]string{}
 	for _, m := range models.Members() {
-		if m.Access == models.ServerSet {
+		if m.Access == models.ServerSet || credentialMembers[m.Name] {
 			continue
 		}
 		s, ok := memberSamples[m.Name]
@@ -159,6 +164,9 @@ func TestEveryMemberRoundTrips(t *testing.T) {
 
 	current := maps.Clone(sent)
 	for _, m := range models.PatchableMembers() {
+		if credentialMembers[m.Name] {
+			continue
+		}
 		s := memberSamples[m.Name]
 		for _, p := range []struct{ media, body, value string }{
 			{"application/json-patch+json", `[{"op":"replace","path":"/` + m.Name + `","value":` + s[1] + `}]`, s[1]},
@@ -183,7 +191,7 @@ func TestEveryMemberRoundTrips(t *testing.T) {
 	put := map[string]string{}
 	for _, m := range models.Members() {
 		put[m.Name] = string(got[m.Name])
-		if m.Patchable() {
+		if m.Patchable() && !credentialMembers[m.Name] {
 			put[m.Name] = memberSamples[m.Name][2]
 			current[m.Name] = put[m.Name]
 		}
@@ -200,7 +208,7 @@ func TestEveryMemberRoundTrips(t *testing.T) {
 		}
 	}
 	for _, m := range models.PatchableMembers() {
-		if _, ok := minimal[m.Name]; !ok {
+		if _, ok := minimal[m.Name]; !ok && !credentialMembers[m.Name] {
 			current[m.Name] = string(m.AppendJSON(nil, &defaults))
 		}
 	}
@@ -289,4 +297,66 @@ func specType(s *openapi3.Schema) models.JSONType {
 		return models.ObjectArray
 	}
 	return 0
+}
+
+// TestCredentialMembersRoundTrip sends tokenEndpointAuthMethods, jwks and
+// jwksUri through create, GET, PATCH (a key added and dropped by index, a
+// switch from jwks to jwksUri in one patch) and PUT on a CONFIDENTIAL
+// client, and checks a PUBLIC client's default.
+func TestCredentialMembersRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.e)
+	defer srv.Close()
+	h := httpClient{t: t, url: srv.URL, token: e.adminToken}
+	key := func(kid, x, y string) string {
+		return `{"kty":"EC","crv":"P-256","kid":"` + kid + `","x":"` + x + `","y":"` + y + `"}`
+	}
+	k1 := key("k1", "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")
+	k2 := key("k2", "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0", "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps")
+	cur := map[string]string{
+		"tokenEndpointAuthMethods": `["private_key_jwt","client_secret_basic"]`,
+		"jwks":                     `{"keys":[` + k1 + `]}`,
+		"jwksUri":                  `null`,
+	}
+	body := `{"name":"keys","grantTypes":["CLIENT_CREDENTIALS"],"tokenEndpointAuthMethods":` + cur["tokenEndpointAuthMethods"] + `,"jwks":` + cur["jwks"] + `}`
+	created := h.call(http.MethodPost, "/oauth-clients", "application/json", body, http.StatusCreated)
+	checkMembers(t, "create", created, cur, "secret")
+	var id string
+	json.Unmarshal(created["id"], &id)
+	path := "/oauth-clients/" + id
+	checkMembers(t, "GET", h.call(http.MethodGet, path, "", "", http.StatusOK), cur)
+
+	steps := []struct{ patch, member, want string }{
+		{`[{"op":"add","path":"/jwks/keys/-","value":` + k2 + `}]`, "jwks", `{"keys":[` + k1 + `,` + k2 + `]}`},
+		{`[{"op":"remove","path":"/jwks/keys/0"}]`, "jwks", `{"keys":[` + k2 + `]}`},
+		{`[{"op":"replace","path":"/tokenEndpointAuthMethods/1","value":"client_secret_post"}]`, "tokenEndpointAuthMethods", `["private_key_jwt","client_secret_post"]`},
+	}
+	for _, s := range steps {
+		cur[s.member] = s.want
+		checkMembers(t, "PATCH "+s.patch, h.call(http.MethodPatch, path, "application/json-patch+json", s.patch, http.StatusOK), cur)
+		checkMembers(t, "GET after "+s.patch, h.call(http.MethodGet, path, "", "", http.StatusOK), cur)
+	}
+	swap := `[{"op":"remove","path":"/jwks"},{"op":"add","path":"/jwksUri","value":"https://keys.example/jwks.json"}]`
+	cur["jwks"], cur["jwksUri"] = "null", `"https://keys.example/jwks.json"`
+	checkMembers(t, "PATCH "+swap, h.call(http.MethodPatch, path, "application/json-patch+json", swap, http.StatusOK), cur)
+
+	// Refusals name the member and change nothing.
+	for _, bad := range []string{
+		`[{"op":"add","path":"/jwks","value":{"keys":[]}}]`,                                                               // both jwks and jwksUri
+		`[{"op":"replace","path":"/jwksUri","value":"http://keys.example/jwks"}]`,                                         // http off loopback
+		`[{"op":"remove","path":"/jwksUri"}]`,                                                                             // private_key_jwt without keys
+		`[{"op":"replace","path":"/tokenEndpointAuthMethods","value":["none"]}]`,                                          // none on a confidential client
+		`[{"op":"remove","path":"/jwksUri"},{"op":"add","path":"/jwks","value":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}}]`, // a symmetric key
+	} {
+		h.call(http.MethodPatch, path, "application/json-patch+json", bad, http.StatusBadRequest)
+	}
+	checkMembers(t, "GET after refusals", h.call(http.MethodGet, path, "", "", http.StatusOK), cur)
+
+	put := `{"name":"keys","grantTypes":["CLIENT_CREDENTIALS"],"jwks":{"keys":[` + k1 + `]}}`
+	cur["tokenEndpointAuthMethods"], cur["jwks"], cur["jwksUri"] = `["client_secret_basic","client_secret_post"]`, `{"keys":[`+k1+`]}`, "null"
+	checkMembers(t, "PUT", h.call(http.MethodPut, path, "application/json", put, http.StatusOK), cur)
+
+	pub := h.call(http.MethodPost, "/oauth-clients", "application/json",
+		`{"name":"spa","type":"PUBLIC","grantTypes":["AUTHORIZATION_CODE"],"redirectUris":["https://spa.example/cb"]}`, http.StatusCreated)
+	checkMembers(t, "PUBLIC create", pub, map[string]string{"tokenEndpointAuthMethods": `["none"]`, "secrets": `[]`, "secret": "null"}, "secret")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clientele/clientele/authserver"
+	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
 )
@@ -44,6 +45,8 @@ func clientAuth(c echo.Context, form url.Values) authserver.ClientAuth {
 		Authorization: c.Request().Header.Get(echo.HeaderAuthorization),
 		ClientID:      form.Get("client_id"),
 		ClientSecret:  form.Get("client_secret"),
+		AssertionType: form.Get("client_assertion_type"),
+		Assertion:     form.Get("client_assertion"),
 		RemoteAddr:    c.RealIP(),
 	}
 }
@@ -228,6 +231,10 @@ type authorizationServerMetadata struct {
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
+	// The algorithms of private_key_jwt client assertions (RFC 8414 §2).
+	TokenEndpointAuthSigningAlgs []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionAuthSigningAlgs []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	RevocationAuthSigningAlgs    []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
 }
 
 // getAuthorizationServerMetadata answers GET
@@ -235,6 +242,7 @@ type authorizationServerMetadata struct {
 func (s *Server) getAuthorizationServerMetadata(c echo.Context) error {
 	base := strings.TrimSuffix(s.issuer, "/")
 	methods := authserver.Methods()
+	algs := clientkeys.Algorithms
 	return writeJSON(c, http.StatusOK, authorizationServerMetadata{
 		Issuer:                            s.issuer,
 		TokenEndpoint:                     base + "/oauth/token",
@@ -247,5 +255,8 @@ func (s *Server) getAuthorizationServerMetadata(c echo.Context) error {
 		IntrospectionAuthMethodsSupported: methods,
 		RevocationAuthMethodsSupported:    methods,
 		ScopesSupported:                   []string{models.ScopeAll, models.ScopeDefault, models.ScopeRead, models.ScopeManage},
+		TokenEndpointAuthSigningAlgs:      algs,
+		IntrospectionAuthSigningAlgs:      algs,
+		RevocationAuthSigningAlgs:         algs,
 	})
 }

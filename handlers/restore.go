@@ -152,12 +152,13 @@ func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *mode
 		return err
 	}
 	var secret *string
+	cl.Secrets = []models.Secret{}
 	if cl.Type == models.TypeConfidential && !opts.DryRun {
-		sec, hash, err := authserver.NewSecret()
+		value, record, err := authserver.MintSecret(s.now(), nil)
 		if err != nil {
 			return err
 		}
-		cl.SecretHash, secret = hash, &sec
+		cl.Secrets, secret = []models.Secret{record}, &value
 	}
 	stored, err := s.store.CreateClient(ctx, cl, opts)
 	if err != nil {

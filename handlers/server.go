@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/clientele/clientele/authserver"
+	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
@@ -31,6 +33,8 @@ type Store interface {
 	UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (models.OAuthClient, error)
 	DeleteClient(ctx context.Context, id string, check func(*models.OAuthClient) error) error
 	TouchLastUsed(ctx context.Context, id string, now time.Time) error
+	TouchSecret(ctx context.Context, clientID, secretID string, now time.Time) error
+	RecordAssertion(ctx context.Context, clientID, jti string, expires time.Time) error
 	RevokeToken(ctx context.Context, ev models.TokenEvent) error
 	Ping(ctx context.Context) error
 	// Events, EventsWritten, ClientHistory and ClientEvent read the record
@@ -60,6 +64,9 @@ type Config struct {
 	// remote address of a request from one of them is the last address of
 	// the header outside these ranges. None: the peer's address.
 	TrustedProxies []*net.IPNet
+	// JWKSFetcher fetches clients' jwksUri key sets for private_key_jwt;
+	// nil refuses that method for clients with a jwksUri.
+	JWKSFetcher *clientkeys.Fetcher
 	// Spec is the OpenAPI document served at /openapi.yaml.
 	Spec []byte
 	// Metrics serves /metrics and measures requests, tokens and the store.
@@ -122,7 +129,11 @@ func New(cfg Config) *echo.Echo {
 		Tokens:       cfg.Tokens,
 		Tracker:      cfg.Tracker,
 		FailureLimit: cfg.AuthFailures,
-		Now:          cfg.Now,
+		Fetcher:      cfg.JWKSFetcher,
+		// RFC 7523 §3: the assertion's aud names the token endpoint; the
+		// issuer is accepted too, as RFC 7523bis and most clients do.
+		Audiences: []string{strings.TrimSuffix(cfg.Issuer, "/") + "/oauth/token", cfg.Issuer},
+		Now:       cfg.Now,
 	})
 	e := echo.New()
 	e.HideBanner = true
@@ -169,6 +180,9 @@ func (s *Server) routes(e *echo.Echo) {
 		e.GET(prefix+"/oauth-clients/:id/history", s.getOauthClientHistory, read...)
 		e.POST(prefix+"/oauth-clients/:id/restore", s.restoreOauthClient, manage...)
 		e.GET(prefix+"/oauth-client-events", s.listOauthClientEvents, read...)
+		e.GET(prefix+"/oauth-clients/:id/secrets", s.listOauthClientSecrets, read...)
+		e.POST(prefix+"/oauth-clients/:id/secrets", s.addOauthClientSecret, manage...)
+		e.DELETE(prefix+"/oauth-clients/:id/secrets/:secretId", s.deleteOauthClientSecret, manage...)
 	}
 	e.POST("/oauth/token", s.createToken)
 	e.POST("/oauth/introspect", s.introspectToken)

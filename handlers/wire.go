@@ -240,6 +240,7 @@ func decodeClientRequest(c echo.Context, kind bodyKind) (clientRequest, error) {
 			return clientRequest{}, apierrors.NewIllegalValue(name + ": must be " + m.TypePhrase())
 		}
 	}
+	req.defaultAuthMethods(&req.client)
 	return req, nil
 }
 
@@ -251,7 +252,17 @@ func (r *clientRequest) replaced(cur *models.OAuthClient) models.OAuthClient {
 	for _, m := range models.PatchableMembers() {
 		m.Copy(&next, &r.client)
 	}
+	r.defaultAuthMethods(&next)
 	return next
+}
+
+// defaultAuthMethods gives c the create default of tokenEndpointAuthMethods
+// for its type when the body left the member out: a PUBLIC client's is
+// ["none"], which no other client may have (SPEC §2).
+func (r *clientRequest) defaultAuthMethods(c *models.OAuthClient) {
+	if _, sent := r.sent["tokenEndpointAuthMethods"]; !sent {
+		c.TokenEndpointAuthMethods = models.DefaultAuthMethods(c.Type)
+	}
 }
 
 // checkFixedMembers enforces PUT's rule that the Immutable members (type,

@@ -34,7 +34,7 @@ func BenchmarkRenderClient(b *testing.B) {
 // TestRenderClientGolden holds the representation, and so every ETag, to
 // the bytes encoding/json wrote for the response struct this renderer
 // replaced: a client's ETag does not change when the server is upgraded
-// (unless the upgrade adds a member, as audience did).
+// (unless the upgrade adds members, as audience and the credentials did).
 func TestRenderClientGolden(t *testing.T) {
 	c := benchClient()
 	c.Name = "Acme <deploy> & \"bot\" é \u2028"
@@ -48,10 +48,10 @@ func TestRenderClientGolden(t *testing.T) {
 		c          models.OAuthClient
 		body, etag string
 	}{
-		{c, `{"id":"0123456789abcdef0123456789abcdef","businessName":null,"homepageUrl":null,"name":"Acme \u003cdeploy\u003e \u0026 \"bot\" é \u2028","description":"line\nbreak\ttab ` + "\x7f" + `","tenant":"acme","accessTokenValiditySeconds":3600,"refreshTokenValiditySeconds":86400,"redirectUris":["https://a.example/cb?x=1\u0026y=\u003c2\u003e","https://b.example/cb"],"grantTypes":["CLIENT_CREDENTIALS"],"accessType":"ONLINE","type":"CONFIDENTIAL","internal":false,"enabled":true,"strongAuthSupported":false,"claimsSupported":false,"created":"2024-01-02T03:04:05.006Z","modified":"2024-01-02T04:04:05.006Z","lastUsed":"2024-01-02T03:04:05.006Z","scope":["sp:scopes:default"],"audience":[]}`,
-			`"4597913b86bbb88f1ddb1a1c642ca848"`},
-		{empty, `{"id":"x","businessName":null,"homepageUrl":null,"name":"","description":null,"tenant":null,"accessTokenValiditySeconds":0,"refreshTokenValiditySeconds":0,"redirectUris":[],"grantTypes":[],"accessType":"","type":"","internal":false,"enabled":false,"strongAuthSupported":false,"claimsSupported":false,"created":"0001-01-01T00:00:00.000Z","modified":"0001-01-01T00:00:00.000Z","lastUsed":null,"scope":[],"audience":[]}`,
-			`"a3a1b4b3216dcacf95db20839bb6ea0b"`},
+		{c, `{"id":"0123456789abcdef0123456789abcdef","businessName":null,"homepageUrl":null,"name":"Acme \u003cdeploy\u003e \u0026 \"bot\" é \u2028","description":"line\nbreak\ttab ` + "\x7f" + `","tenant":"acme","accessTokenValiditySeconds":3600,"refreshTokenValiditySeconds":86400,"redirectUris":["https://a.example/cb?x=1\u0026y=\u003c2\u003e","https://b.example/cb"],"grantTypes":["CLIENT_CREDENTIALS"],"accessType":"ONLINE","type":"CONFIDENTIAL","internal":false,"enabled":true,"strongAuthSupported":false,"claimsSupported":false,"created":"2024-01-02T03:04:05.006Z","modified":"2024-01-02T04:04:05.006Z","lastUsed":"2024-01-02T03:04:05.006Z","scope":["sp:scopes:default"],"secrets":[],"tokenEndpointAuthMethods":["client_secret_basic","client_secret_post"],"jwks":null,"jwksUri":null,"audience":[]}`,
+			`"1896536593090a0cb736f1efdd996c04"`},
+		{empty, `{"id":"x","businessName":null,"homepageUrl":null,"name":"","description":null,"tenant":null,"accessTokenValiditySeconds":0,"refreshTokenValiditySeconds":0,"redirectUris":[],"grantTypes":[],"accessType":"","type":"","internal":false,"enabled":false,"strongAuthSupported":false,"claimsSupported":false,"created":"0001-01-01T00:00:00.000Z","modified":"0001-01-01T00:00:00.000Z","lastUsed":null,"scope":[],"secrets":[],"tokenEndpointAuthMethods":[],"jwks":null,"jwksUri":null,"audience":[]}`,
+			`"0d8d5920441c1830a2f7f3fc3a5ab0da"`},
 	} {
 		body, etag := renderClient(&tt.c)
 		if string(body) != tt.body || etag != tt.etag {

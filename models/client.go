@@ -84,9 +84,13 @@ type OAuthClient struct {
 	Created  time.Time
 	Modified time.Time
 	LastUsed *time.Time
-
-	// SecretHash is the SHA-256 of the secret; nil for a public client.
-	SecretHash []byte
+	// Secrets are the client's secrets (SPEC §9), live or past their
+	// expiry; empty for a public client.
+	Secrets                  []Secret
+	TokenEndpointAuthMethods []AuthMethod
+	// JWKS is the client's public JWK Set as JSON; nil for none.
+	JWKS    KeySet
+	JWKSURI *string
 	// TokenGeneration changes whenever the client's existing tokens must stop
 	// working: secret rotation, disabling, losing CLIENT_CREDENTIALS.
 	TokenGeneration int64
@@ -105,7 +109,37 @@ func NewClient() OAuthClient {
 		Enabled:                     true,
 		Scope:                       []string{ScopeDefault},
 		Audience:                    []string{},
+		Secrets:                     []Secret{},
+		TokenEndpointAuthMethods:    DefaultAuthMethods(TypeConfidential),
 	}
+}
+
+// AuthMethod is a client authentication method at the token endpoint, by
+// its RFC 7591 name.
+type AuthMethod string
+
+// Client authentication methods (SPEC §2, §6).
+const (
+	AuthSecretBasic   AuthMethod = "client_secret_basic"
+	AuthSecretPost    AuthMethod = "client_secret_post"
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+	// AuthNone is a PUBLIC client's only method, and only a PUBLIC
+	// client's.
+	AuthNone AuthMethod = "none"
+)
+
+// DefaultAuthMethods is the create default of tokenEndpointAuthMethods for
+// a client of type t.
+func DefaultAuthMethods(t ClientType) []AuthMethod {
+	if t == TypePublic {
+		return []AuthMethod{AuthNone}
+	}
+	return []AuthMethod{AuthSecretBasic, AuthSecretPost}
+}
+
+// HasAuthMethod reports whether c may authenticate by m.
+func (c *OAuthClient) HasAuthMethod(m AuthMethod) bool {
+	return slices.Contains(c.TokenEndpointAuthMethods, m)
 }
 
 // Clone returns a deep copy of c. Nil arrays become empty ones.
@@ -114,7 +148,6 @@ func (c *OAuthClient) Clone() OAuthClient {
 	for i := range members {
 		members[i].codec.copy(&d, c)
 	}
-	d.SecretHash = slices.Clone(c.SecretHash)
 	return d
 }
 
@@ -143,10 +176,28 @@ func eqPtr[T comparable](a, b *T) bool {
 }
 
 // InvalidatesTokens reports whether changing a client from before to after
-// must end the tokens issued before the change: it is disabled, loses
-// CLIENT_CREDENTIALS, or gets a new secret.
+// must end every token issued before the change: it is disabled or loses
+// CLIENT_CREDENTIALS. Secret rotation without grace ends them too, by
+// bumping TokenGeneration itself; adding or dropping one secret ends no
+// other secret's tokens: a token names its secret and dies with it (§9).
 func InvalidatesTokens(before, after *OAuthClient) bool {
 	return (before.Enabled && !after.Enabled) ||
-		(before.HasGrant(GrantClientCredentials) && !after.HasGrant(GrantClientCredentials)) ||
-		!slices.Equal(before.SecretHash, after.SecretHash)
+		(before.HasGrant(GrantClientCredentials) && !after.HasGrant(GrantClientCredentials))
+}
+
+// DropsSecret reports whether a secret of before is gone, or expires
+// sooner, in after: the tokens issued with it end, and every server must
+// learn so.
+func DropsSecret(before, after *OAuthClient) bool {
+	for _, b := range before.Secrets {
+		i := after.FindSecret(b.ID)
+		if i < 0 {
+			return true
+		}
+		a := after.Secrets[i].Expires
+		if a != nil && (b.Expires == nil || a.Before(*b.Expires)) {
+			return true
+		}
+	}
+	return false
 }

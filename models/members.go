@@ -3,7 +3,6 @@ package models
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 	"time"
 )
 
@@ -201,6 +200,14 @@ var members = []Member{
 		codec: optInstant(func(c *OAuthClient) **time.Time { return &c.LastUsed })},
 	{Name: "scope", Type: StringArray, Access: Immutable, Column: "scope",
 		codec: texts[string](func(c *OAuthClient) *[]string { return &c.Scope })},
+	{Name: "secrets", Type: ObjectArray, Access: ServerSet, Column: "secrets",
+		codec: secretList(func(c *OAuthClient) *[]Secret { return &c.Secrets })},
+	{Name: "tokenEndpointAuthMethods", Type: StringArray, Access: Mutable, Column: "token_endpoint_auth_methods",
+		codec: texts[AuthMethod](func(c *OAuthClient) *[]AuthMethod { return &c.TokenEndpointAuthMethods })},
+	{Name: "jwks", Type: Object, Nullable: true, Access: Mutable, Column: "jwks",
+		codec: rawJSON(func(c *OAuthClient) *KeySet { return &c.JWKS })},
+	{Name: "jwksUri", Type: String, Nullable: true, Access: Mutable, Column: "jwks_uri",
+		codec: optText(func(c *OAuthClient) **string { return &c.JWKSURI })},
 	{Name: "audience", Type: StringArray, Access: Mutable, Column: "audience",
 		codec: texts[string](func(c *OAuthClient) *[]string { return &c.Audience })},
 }
@@ -267,5 +274,5 @@ func SameStoredValues(a, b *OAuthClient) bool {
 			return false
 		}
 	}
-	return slices.Equal(a.SecretHash, b.SecretHash) && a.TokenGeneration == b.TokenGeneration
+	return a.TokenGeneration == b.TokenGeneration
 }

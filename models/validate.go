@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
 )
 
@@ -168,7 +169,65 @@ func (c *OAuthClient) Causes() []apierrors.Cause {
 		}
 		seenScope[s] = true
 	}
+	v.credentials(c)
 	return v.causes
+}
+
+// credentials checks tokenEndpointAuthMethods, jwks and jwksUri, and that
+// they fit together and with the client's type (SPEC §2).
+func (v *validator) credentials(c *OAuthClient) {
+	if len(c.TokenEndpointAuthMethods) == 0 {
+		v.add(apierrors.KindRequired, "tokenEndpointAuthMethods", "must hold at least one method")
+	}
+	seen := map[AuthMethod]bool{}
+	for i, m := range c.TokenEndpointAuthMethods {
+		field := fmt.Sprintf("tokenEndpointAuthMethods/%d", i)
+		switch {
+		case m != AuthSecretBasic && m != AuthSecretPost && m != AuthPrivateKeyJWT && m != AuthNone:
+			v.illegal(field, "must be one of client_secret_basic, client_secret_post, private_key_jwt, none")
+		case seen[m]:
+			v.illegal(field, "duplicates an earlier method")
+		}
+		seen[m] = true
+	}
+	switch {
+	case c.Type == TypePublic && (len(c.TokenEndpointAuthMethods) != 1 || !seen[AuthNone]):
+		v.illegal("tokenEndpointAuthMethods", `a PUBLIC client authenticates by ["none"] only`)
+	case c.Type != TypePublic && seen[AuthNone]:
+		v.illegal("tokenEndpointAuthMethods", "none is only for a PUBLIC client")
+	}
+	if c.JWKS != nil {
+		for _, p := range clientkeys.Check(c.JWKS) {
+			field := "jwks"
+			if p.Path != "" {
+				field += "/" + p.Path
+			}
+			v.illegal(field, p.Text)
+		}
+	}
+	if c.JWKSURI != nil {
+		switch u := *c.JWKSURI; {
+		case utf8.RuneCountInString(u) > MaxURLLength:
+			v.length("jwksUri", fmt.Sprintf("must be at most %d characters", MaxURLLength))
+		case !isJWKSURI(u):
+			v.illegal("jwksUri", "must be an absolute https URL (http only on a loopback host)")
+		}
+	}
+	if c.JWKS != nil && c.JWKSURI != nil {
+		v.illegal("jwksUri", "a client has jwks or jwksUri, not both")
+	}
+	if seen[AuthPrivateKeyJWT] && c.JWKS == nil && c.JWKSURI == nil {
+		v.illegal("tokenEndpointAuthMethods", "private_key_jwt needs jwks or jwksUri")
+	}
+}
+
+// isJWKSURI reports whether u may be a jwksUri: https, or http on loopback.
+func isJWKSURI(u string) bool {
+	if !isHTTPURL(u) {
+		return false
+	}
+	p, _ := url.Parse(u)
+	return p.Scheme == "https" || isLoopback(p.Hostname())
 }
 
 type validator struct{ causes []apierrors.Cause }

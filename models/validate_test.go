@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
@@ -124,6 +125,87 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestDropsSecret(t *testing.T) {
+	soon, later := time.Unix(100, 0), time.Unix(200, 0)
+	base := valid()
+	base.Secrets = []models.Secret{{ID: "a", Expires: &later}, {ID: "b"}}
+	tests := []struct {
+		name   string
+		mutate func(*models.OAuthClient)
+		want   bool
+	}{
+		{"add one", func(c *models.OAuthClient) { c.Secrets = append(c.Secrets, models.Secret{ID: "c"}) }, false},
+		{"delete one", func(c *models.OAuthClient) { c.Secrets = c.Secrets[1:] }, true},
+		{"shorten a grace", func(c *models.OAuthClient) { c.Secrets[0].Expires = &soon }, true},
+		{"give an expiry", func(c *models.OAuthClient) { c.Secrets[1].Expires = &later }, true},
+		{"lengthen a grace", func(c *models.OAuthClient) { c.Secrets[0].Expires = nil }, false},
+	}
+	for _, tt := range tests {
+		after := base.Clone()
+		tt.mutate(&after)
+		if got := models.DropsSecret(&base, &after); got != tt.want {
+			t.Errorf("%s: DropsSecret = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestValidateCredentials(t *testing.T) {
+	jwks := models.KeySet(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
+	uri := "https://keys.example/jwks"
+	tests := []struct {
+		name   string
+		mutate func(*models.OAuthClient)
+		field  string // "" for valid
+	}{
+		{"defaults", func(*models.OAuthClient) {}, ""},
+		{"private_key_jwt with jwks", func(c *models.OAuthClient) {
+			c.TokenEndpointAuthMethods = []models.AuthMethod{models.AuthPrivateKeyJWT}
+			c.JWKS = jwks
+		}, ""},
+		{"private_key_jwt with jwksUri", func(c *models.OAuthClient) {
+			c.TokenEndpointAuthMethods = []models.AuthMethod{models.AuthPrivateKeyJWT}
+			c.JWKSURI = &uri
+		}, ""},
+		{"private_key_jwt without keys", func(c *models.OAuthClient) {
+			c.TokenEndpointAuthMethods = []models.AuthMethod{models.AuthPrivateKeyJWT}
+		}, "tokenEndpointAuthMethods"},
+		{"both jwks and jwksUri", func(c *models.OAuthClient) { c.JWKS, c.JWKSURI = jwks, &uri }, "jwksUri"},
+		{"no methods", func(c *models.OAuthClient) { c.TokenEndpointAuthMethods = nil }, "tokenEndpointAuthMethods"},
+		{"unknown method", func(c *models.OAuthClient) { c.TokenEndpointAuthMethods = []models.AuthMethod{"tls_client_auth"} }, "tokenEndpointAuthMethods/0"},
+		{"duplicate method", func(c *models.OAuthClient) {
+			c.TokenEndpointAuthMethods = []models.AuthMethod{models.AuthSecretPost, models.AuthSecretPost}
+		}, "tokenEndpointAuthMethods/1"},
+		{"none on a confidential client", func(c *models.OAuthClient) { c.TokenEndpointAuthMethods = []models.AuthMethod{models.AuthNone} }, "tokenEndpointAuthMethods"},
+		{"a private key in jwks", func(c *models.OAuthClient) {
+			c.JWKS = models.KeySet(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}`)
+		}, "jwks/keys/0"},
+		{"jwks not a set", func(c *models.OAuthClient) { c.JWKS = models.KeySet(`"keys"`) }, "jwks"},
+		{"http jwksUri", func(c *models.OAuthClient) { u := "http://keys.example/jwks"; c.JWKSURI = &u }, "jwksUri"},
+		{"loopback http jwksUri", func(c *models.OAuthClient) { u := "http://127.0.0.1:9/jwks"; c.JWKSURI = &u }, ""},
+	}
+	for _, tt := range tests {
+		c := valid()
+		tt.mutate(&c)
+		causes := c.Causes()
+		switch {
+		case tt.field == "" && len(causes) > 0:
+			t.Errorf("%s: %v", tt.name, causes)
+		case tt.field != "" && (len(causes) == 0 || causes[0].Field != tt.field):
+			t.Errorf("%s: causes %v, want one on %s", tt.name, causes, tt.field)
+		}
+	}
+	pub := valid()
+	pub.Type, pub.GrantTypes = models.TypePublic, []models.GrantType{models.GrantAuthorizationCode}
+	pub.RedirectURIs = []string{"https://a.example/cb"}
+	if causes := pub.Causes(); len(causes) == 0 {
+		t.Error("a PUBLIC client with secret methods is valid")
+	}
+	pub.TokenEndpointAuthMethods = models.DefaultAuthMethods(models.TypePublic)
+	if causes := pub.Causes(); len(causes) > 0 {
+		t.Errorf("a PUBLIC client with none: %v", causes)
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := valid()
 	c.Name = ""
@@ -136,7 +218,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestInvalidatesTokens(t *testing.T) {
 	base := valid()
-	base.SecretHash = []byte{1}
+	base.Secrets = []models.Secret{{ID: "a", Hash: []byte{1}}}
 	tests := []struct {
 		name   string
 		mutate func(*models.OAuthClient)
@@ -144,7 +226,7 @@ func TestInvalidatesTokens(t *testing.T) {
 	}{
 		{"rename", func(c *models.OAuthClient) { c.Name = "other" }, false},
 		{"disable", func(c *models.OAuthClient) { c.Enabled = false }, true},
-		{"rotate", func(c *models.OAuthClient) { c.SecretHash = []byte{2} }, true},
+		{"add a secret", func(c *models.OAuthClient) { c.Secrets = append(c.Secrets, models.Secret{ID: "b"}) }, false},
 		{"drop client credentials", func(c *models.OAuthClient) { c.GrantTypes = []models.GrantType{models.GrantAuthorizationCode} }, true},
 	}
 	for _, tt := range tests {

@@ -280,25 +280,37 @@ func pointerProblem(p string, appendTarget bool) string {
 	if !models.IsPatchable(tokens[0]) {
 		return "not a patchable member"
 	}
-	switch len(tokens) {
-	case 1:
-		return ""
-	case 2:
-		if !models.IsArrayMember(tokens[0]) {
-			return tokens[0] + " has no parts that can be addressed"
+	// The parts that may be addressed (SPEC §4.1): an element of an array
+	// member, and under jwks the keys array and one key of it, so that a
+	// key is added or dropped with one operation.
+	depth := 1
+	switch {
+	case models.IsArrayMember(tokens[0]):
+	case tokens[0] == "jwks" && len(tokens) > 1 && tokens[1] == "keys":
+		if len(tokens) == 2 {
+			return ""
 		}
-		if tokens[1] == "-" {
+		depth = 2
+	case len(tokens) > 1:
+		return tokens[0] + " has no parts that can be addressed"
+	}
+	switch len(tokens) - depth {
+	case 0:
+		return ""
+	case 1:
+		index := tokens[depth]
+		if index == "-" {
 			if appendTarget {
 				return ""
 			}
 			return `"-" may only be the target of add, copy or move`
 		}
-		if !isCanonicalIndex(tokens[1]) {
+		if !isCanonicalIndex(index) {
 			return "an array index must be 0 or digits without a leading zero"
 		}
 		return ""
 	}
-	return "paths may be at most two levels deep"
+	return "paths may go no deeper than an element of an array member, or a key of /jwks/keys"
 }
 
 // projection is the document a patch applies to: a JSON object of c's

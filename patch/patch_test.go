@@ -18,7 +18,7 @@ func stored() models.OAuthClient {
 	c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 	c.RedirectURIs = []string{"https://a.example/cb", "https://b.example/cb"}
 	c.Scope = []string{"sp:oauth-client:read"}
-	c.SecretHash = []byte("hash")
+	c.Secrets = []models.Secret{{ID: "s1", Hash: []byte("hash"), Created: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	c.Created = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	c.Modified = c.Created
 	return c
@@ -247,7 +247,7 @@ func FuzzApply(f *testing.F) {
 			return
 		}
 		if got.ID != before.ID || got.Type != before.Type || got.Internal != before.Internal ||
-			!reflect.DeepEqual(got.Scope, before.Scope) || !reflect.DeepEqual(got.SecretHash, before.SecretHash) ||
+			!reflect.DeepEqual(got.Scope, before.Scope) || !reflect.DeepEqual(got.Secrets, before.Secrets) ||
 			!got.Created.Equal(before.Created) || !got.Modified.Equal(before.Modified) ||
 			got.LastUsed != before.LastUsed || got.TokenGeneration != before.TokenGeneration {
 			t.Fatalf("a member outside the allowlist changed: %+v", got)

@@ -58,6 +58,10 @@ type Claims struct {
 	// Generation is the client's TokenGeneration when the token was issued
 	// (claim "gen"); a token of an older generation is dead.
 	Generation int64
+	// SecretID names the client secret the client authenticated with
+	// (claim "client_secret_id"; "" for key-based authentication): the
+	// token dies with that secret (SPEC §9).
+	SecretID string
 }
 
 // wireClaims is the JSON form of Claims.
@@ -71,6 +75,7 @@ type wireClaims struct {
 	Exp      int64    `json:"exp"`
 	Jti      string   `json:"jti"`
 	Gen      int64    `json:"gen"`
+	SecretID string   `json:"client_secret_id,omitempty"`
 }
 
 type header struct {
@@ -129,8 +134,9 @@ func NewIssuer(iss string, keys *Keys) *Issuer {
 // Issue signs a token for c with scope and aud, valid for c's
 // AccessTokenValiditySeconds from now. An empty aud is c's whole Audience,
 // or the issuer when c has none (SPEC §6); the caller checks that a named
-// aud is among c's.
-func (i *Issuer) Issue(c *models.OAuthClient, scope, aud []string, now time.Time) (string, Claims, error) {
+// aud is among c's. secretID names the secret c authenticated with, ""
+// for none.
+func (i *Issuer) Issue(c *models.OAuthClient, scope, aud []string, secretID string, now time.Time) (string, Claims, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", Claims{}, err
@@ -157,10 +163,11 @@ func (i *Issuer) Issue(c *models.OAuthClient, scope, aud []string, now time.Time
 		ExpiresAt:  now.Add(time.Duration(c.AccessTokenValiditySeconds) * time.Second),
 		JTI:        hex.EncodeToString(jti[:]),
 		Generation: c.TokenGeneration,
+		SecretID:   secretID,
 	}
 	payload, err := json.Marshal(wireClaims{
 		Iss: cl.Issuer, Sub: cl.Subject, ClientID: cl.ClientID, Scope: strings.Join(cl.Scope, " "), Aud: cl.Audience,
-		Iat: cl.IssuedAt.Unix(), Exp: cl.ExpiresAt.Unix(), Jti: cl.JTI, Gen: cl.Generation,
+		Iat: cl.IssuedAt.Unix(), Exp: cl.ExpiresAt.Unix(), Jti: cl.JTI, Gen: cl.Generation, SecretID: cl.SecretID,
 	})
 	if err != nil {
 		return "", Claims{}, err
@@ -281,6 +288,6 @@ func (i *Issuer) verify(ctx context.Context, raw string) (Claims, *loadedKey, er
 	exp, iat := time.Unix(w.Exp, 0), time.Unix(w.Iat, 0)
 	return Claims{
 		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: strings.Fields(w.Scope), Audience: w.Aud,
-		IssuedAt: iat, ExpiresAt: exp, JTI: w.Jti, Generation: w.Gen,
+		IssuedAt: iat, ExpiresAt: exp, JTI: w.Jti, Generation: w.Gen, SecretID: w.SecretID,
 	}, k, nil
 }

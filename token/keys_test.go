@@ -76,7 +76,7 @@ func TestKeyLifecycle(t *testing.T) {
 	i := NewIssuer(iss, k)
 	c := client("c1")
 	c.AccessTokenValiditySeconds = 86400
-	old, _, _ := i.Issue(&c, nil, nil, clock.now())
+	old, _, _ := i.Issue(&c, nil, nil, "", clock.now())
 	oldKid := kidOf(t, old)
 
 	next, err := k.Rotate(ctx)
@@ -94,12 +94,12 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("JWKS kids %v, want the active and the next key", kids)
 	}
 	clock.advance(lead - time.Second)
-	if raw, _, _ := i.Issue(&c, nil, nil, clock.now()); kidOf(t, raw) != oldKid {
+	if raw, _, _ := i.Issue(&c, nil, nil, "", clock.now()); kidOf(t, raw) != oldKid {
 		t.Errorf("the next key signs before it activates")
 	}
 	// At the instant it activates it signs, before any store round trip.
 	clock.advance(time.Second)
-	raw, _, _ := i.Issue(&c, nil, nil, clock.now())
+	raw, _, _ := i.Issue(&c, nil, nil, "", clock.now())
 	if kidOf(t, raw) != next.KID {
 		t.Errorf("the next key does not sign once due")
 	}
@@ -255,7 +255,7 @@ func TestAlgorithms(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := client("alg")
-		raw, _, err := NewIssuer(iss, k).Issue(&c, nil, nil, clock.now())
+		raw, _, err := NewIssuer(iss, k).Issue(&c, nil, nil, "", clock.now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +301,7 @@ func TestKeysEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := client("enc")
-	raw, _, err := NewIssuer(iss, k).Issue(&c, nil, nil, time.Now())
+	raw, _, err := NewIssuer(iss, k).Issue(&c, nil, nil, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestAudienceClaim(t *testing.T) {
 	set, _ := jwk.Parse(body)
 	for _, tt := range cases {
 		c.Audience = tt.audience
-		raw, claims, err := i.Issue(&c, nil, tt.named, time.Now())
+		raw, claims, err := i.Issue(&c, nil, tt.named, "", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

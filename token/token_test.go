@@ -171,7 +171,7 @@ func TestIssueAndVerify(t *testing.T) {
 	c := client("c1")
 	c.TokenGeneration = 7
 	now := time.Now()
-	raw, claims, err := i.Issue(&c, []string{"a", "b"}, nil, now)
+	raw, claims, err := i.Issue(&c, []string{"a", "b"}, nil, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestVerifyRefusesForgeries(t *testing.T) {
 	s, k, i := setup(t)
 	c := client("c1")
 	now := time.Now()
-	good, _, err := i.Issue(&c, []string{"sp:oauth-client:read"}, nil, now)
+	good, _, err := i.Issue(&c, []string{"sp:oauth-client:read"}, nil, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestInteroperability(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := client("interop")
-	raw, _, err := i.Issue(&c, []string{"sp:oauth-client:read"}, nil, time.Now())
+	raw, _, err := i.Issue(&c, []string{"sp:oauth-client:read"}, nil, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestServersStartingAtOnceShareOneKey(t *testing.T) {
 	other.mu.Unlock()
 	_ = k1
 	c := client("x")
-	raw, _, _ := NewIssuer(iss, k2).Issue(&c, nil, nil, time.Now())
+	raw, _, _ := NewIssuer(iss, k2).Issue(&c, nil, nil, "", time.Now())
 	k1.mu.Lock()
 	k1.lastReload = time.Time{}
 	k1.mu.Unlock()
@@ -407,7 +407,7 @@ func TestTrackerInvalidation(t *testing.T) {
 	s, _, i := setup(t)
 	tr := NewTracker(s, TrackerOptions{})
 	issue := func(c models.OAuthClient) Claims {
-		_, cl, err := i.Issue(&c, c.Scope, nil, time.Now())
+		_, cl, err := i.Issue(&c, c.Scope, nil, "", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -516,7 +516,7 @@ func TestTrackerLoadsOnceAndSurfacesFailures(t *testing.T) {
 	s.delay = 20 * time.Millisecond
 	c := client("busy")
 	s.put(c)
-	_, cl, _ := i.Issue(&c, nil, nil, time.Now())
+	_, cl, _ := i.Issue(&c, nil, nil, "", time.Now())
 	tr := NewTracker(s, TrackerOptions{})
 	var wg sync.WaitGroup
 	for n := 0; n < 20; n++ {
@@ -534,7 +534,7 @@ func TestTrackerLoadsOnceAndSurfacesFailures(t *testing.T) {
 	}
 	s.fail.Store(true)
 	c2 := client("unknown-while-down")
-	_, cl2, _ := i.Issue(&c2, nil, nil, time.Now())
+	_, cl2, _ := i.Issue(&c2, nil, nil, "", time.Now())
 	err := tr.Check(ctx, cl2)
 	if err == nil || errors.Is(err, ErrClientInvalid) {
 		t.Errorf("store failure reported as %v", err)
@@ -543,7 +543,7 @@ func TestTrackerLoadsOnceAndSurfacesFailures(t *testing.T) {
 	s.fail.Store(false)
 	s.delay = 0
 	gone := client("gone")
-	_, gcl, _ := i.Issue(&gone, nil, nil, time.Now())
+	_, gcl, _ := i.Issue(&gone, nil, nil, "", time.Now())
 	for n := 0; n < 3; n++ {
 		if err := tr.Check(ctx, gcl); !errors.Is(err, ErrClientInvalid) {
 			t.Fatalf("unknown client: %v", err)
@@ -560,7 +560,7 @@ func TestTrackerIsBounded(t *testing.T) {
 	for n := 0; n < 500; n++ {
 		c := client("c" + string(rune('a'+n%26)) + strings.Repeat("x", n/26))
 		s.put(c)
-		_, cl, _ := i.Issue(&c, nil, nil, time.Now())
+		_, cl, _ := i.Issue(&c, nil, nil, "", time.Now())
 		if err := tr.Check(context.Background(), cl); err != nil {
 			t.Fatal(err)
 		}
@@ -581,7 +581,7 @@ func BenchmarkIssue(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := i.Issue(&c, c.Scope, nil, now); err != nil {
+		if _, _, err := i.Issue(&c, c.Scope, nil, "", now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -593,7 +593,7 @@ func BenchmarkVerify(b *testing.B) {
 	i := NewIssuer(iss, k)
 	c := client("bench")
 	now := time.Now()
-	raw, _, _ := i.Issue(&c, c.Scope, nil, now)
+	raw, _, _ := i.Issue(&c, c.Scope, nil, "", now)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := i.Verify(context.Background(), raw, now); err != nil {
@@ -625,7 +625,7 @@ func BenchmarkVerifySignature(b *testing.B) {
 	k, _ := LoadKeys(context.Background(), s, KeyOptions{})
 	i := NewIssuer(iss, k)
 	c := client("bench")
-	raw, _, _ := i.Issue(&c, c.Scope, nil, time.Now())
+	raw, _, _ := i.Issue(&c, c.Scope, nil, "", time.Now())
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := i.verify(context.Background(), raw); err != nil {

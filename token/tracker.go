@@ -17,6 +17,7 @@ import (
 var (
 	ErrRevoked       = errors.New("token revoked")
 	ErrClientInvalid = errors.New("the token's client is deleted, disabled, rotated or no longer holds CLIENT_CREDENTIALS")
+	ErrSecretGone    = errors.New("the secret the token was issued with is deleted or expired")
 )
 
 // StateStore is what the Tracker reads.
@@ -53,6 +54,15 @@ type clientState struct {
 	exists     bool
 	usable     bool // enabled, CONFIDENTIAL, holding CLIENT_CREDENTIALS
 	generation int64
+	// secrets maps the id of each secret the client holds to its expiry
+	// (zero for none).
+	secrets map[string]time.Time
+}
+
+// secretAlive reports whether the secret id is held and unexpired at now.
+func (st clientState) secretAlive(id string, now time.Time) bool {
+	exp, ok := st.secrets[id]
+	return ok && (exp.IsZero() || now.Before(exp))
 }
 
 type eventKey struct {
@@ -97,7 +107,18 @@ func NewTracker(s StateStore, opts TrackerOptions) *Tracker {
 }
 
 func stateOf(c *models.OAuthClient) clientState {
-	return clientState{exists: true, usable: c.CanGetTokens(), generation: c.TokenGeneration}
+	st := clientState{exists: true, usable: c.CanGetTokens(), generation: c.TokenGeneration}
+	if len(c.Secrets) > 0 {
+		st.secrets = make(map[string]time.Time, len(c.Secrets))
+		for _, s := range c.Secrets {
+			var exp time.Time
+			if s.Expires != nil {
+				exp = *s.Expires
+			}
+			st.secrets[s.ID] = exp
+		}
+	}
+	return st
 }
 
 // Check reports whether a verified token is still alive. A client seen for
@@ -119,6 +140,9 @@ func (t *Tracker) Check(ctx context.Context, c Claims) error {
 	}
 	if !st.exists || !st.usable || st.generation != c.Generation {
 		return ErrClientInvalid
+	}
+	if c.SecretID != "" && !st.secretAlive(c.SecretID, t.opts.Clock()) {
+		return ErrSecretGone
 	}
 	return nil
 }

@@ -37,6 +37,30 @@ func (e AccessType) Valid() bool {
 	}
 }
 
+// Defines values for AuthMethod.
+const (
+	ClientSecretBasic AuthMethod = "client_secret_basic"
+	ClientSecretPost  AuthMethod = "client_secret_post"
+	None              AuthMethod = "none"
+	PrivateKeyJwt     AuthMethod = "private_key_jwt"
+)
+
+// Valid indicates whether the value is a known member of the AuthMethod enum.
+func (e AuthMethod) Valid() bool {
+	switch e {
+	case ClientSecretBasic:
+		return true
+	case ClientSecretPost:
+		return true
+	case None:
+		return true
+	case PrivateKeyJwt:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClientEventType.
 const (
 	Created       ClientEventType = "created"
@@ -313,6 +337,36 @@ func (e StatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for TokenActionRequestClientAssertionType.
+const (
+	TokenActionRequestClientAssertionTypeUrnIetfParamsOauthClientAssertionTypeJwtBearer TokenActionRequestClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
+// Valid indicates whether the value is a known member of the TokenActionRequestClientAssertionType enum.
+func (e TokenActionRequestClientAssertionType) Valid() bool {
+	switch e {
+	case TokenActionRequestClientAssertionTypeUrnIetfParamsOauthClientAssertionTypeJwtBearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TokenRequestClientAssertionType.
+const (
+	TokenRequestClientAssertionTypeUrnIetfParamsOauthClientAssertionTypeJwtBearer TokenRequestClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
+// Valid indicates whether the value is a known member of the TokenRequestClientAssertionType enum.
+func (e TokenRequestClientAssertionType) Valid() bool {
+	switch e {
+	case TokenRequestClientAssertionTypeUrnIetfParamsOauthClientAssertionTypeJwtBearer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenRequestGrantType.
 const (
 	ClientCredentials TokenRequestGrantType = "client_credentials"
@@ -346,19 +400,25 @@ func (e TokenResponseTokenType) Valid() bool {
 // AccessType Example: ONLINE
 type AccessType string
 
+// AuthMethod Example: client_secret_basic
+type AuthMethod string
+
 // AuthorizationServerMetadata defines model for AuthorizationServerMetadata.
 type AuthorizationServerMetadata struct {
-	GrantTypesSupported                       *[]string `json:"grant_types_supported,omitempty"`
-	IntrospectionEndpoint                     *string   `json:"introspection_endpoint,omitempty"`
-	IntrospectionEndpointAuthMethodsSupported *[]string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
-	Issuer                                    string    `json:"issuer"`
-	JwksUri                                   string    `json:"jwks_uri"`
-	ResponseTypesSupported                    *[]string `json:"response_types_supported,omitempty"`
-	RevocationEndpoint                        *string   `json:"revocation_endpoint,omitempty"`
-	RevocationEndpointAuthMethodsSupported    *[]string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
-	ScopesSupported                           *[]string `json:"scopes_supported,omitempty"`
-	TokenEndpoint                             string    `json:"token_endpoint"`
-	TokenEndpointAuthMethodsSupported         *[]string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	GrantTypesSupported                                *[]string `json:"grant_types_supported,omitempty"`
+	IntrospectionEndpoint                              *string   `json:"introspection_endpoint,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported          *[]string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported *[]string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	Issuer                                             string    `json:"issuer"`
+	JwksUri                                            string    `json:"jwks_uri"`
+	ResponseTypesSupported                             *[]string `json:"response_types_supported,omitempty"`
+	RevocationEndpoint                                 *string   `json:"revocation_endpoint,omitempty"`
+	RevocationEndpointAuthMethodsSupported             *[]string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	RevocationEndpointAuthSigningAlgValuesSupported    *[]string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	ScopesSupported                                    *[]string `json:"scopes_supported,omitempty"`
+	TokenEndpoint                                      string    `json:"token_endpoint"`
+	TokenEndpointAuthMethodsSupported                  *[]string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	TokenEndpointAuthSigningAlgValuesSupported         *[]string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 }
 
 // ClientEvent One change to a client. `patch` holds the RFC 6902 operations that turn the client's representation before the change into the one after it (a client that does not exist is `{}`); it never holds a secret value.
@@ -405,6 +465,44 @@ type ClientEvent struct {
 // ClientEventType Example: patched
 type ClientEventType string
 
+// ClientJwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+//
+// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+type ClientJwks struct {
+	Keys []ClientJwks_Keys_Item `json:"keys"`
+}
+
+// ClientJwks_Keys_Item defines model for ClientJwks.keys.Item.
+type ClientJwks_Keys_Item struct {
+	// Kty Example: EC
+	Kty                  string                 `json:"kty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// ClientSecret A secret's metadata (SPEC §9); never its value.
+type ClientSecret struct {
+	// Created Example: 2017-07-11T18:45:37.098Z
+	Created time.Time `json:"created"`
+
+	// Expires When the secret stops authenticating, and its tokens stop working; null for never.
+	//
+	// Example: 2017-07-12T18:45:37.098Z
+	Expires *time.Time `json:"expires"`
+
+	// Hint The value's last 4 characters; null for a secret that predates hints.
+	//
+	// Example: d6e5
+	Hint *string `json:"hint"`
+
+	// Id Example: 5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5
+	Id string `json:"id"`
+
+	// LastUsed When the secret last authenticated; moves at most once a minute.
+	//
+	// Example: 2017-07-11T19:00:00.000Z
+	LastUsed *time.Time `json:"lastUsed"`
+}
+
 // ClientType Example: CONFIDENTIAL
 type ClientType string
 
@@ -444,6 +542,16 @@ type CreateOAuthClientRequest struct {
 	// Internal Example: false
 	Internal *bool `json:"internal,omitempty"`
 
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks,omitempty"`
+
+	// JwksUri An absolute `https` URL (`http` only on a loopback host) of the client's public JWK Set, fetched for `private_key_jwt` with a 5 s timeout, at most 64 KiB, no redirects, cached for 5 minutes. At most one of `jwks` and `jwksUri`.
+	//
+	// Example: https://ci.acme.example/.well-known/jwks.json
+	JwksUri *string `json:"jwksUri,omitempty"`
+
 	// Name Example: Acme CI
 	Name string `json:"name"`
 
@@ -463,6 +571,11 @@ type CreateOAuthClientRequest struct {
 
 	// Tenant Example: acme
 	Tenant *string `json:"tenant,omitempty"`
+
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	//
+	// Example: ["client_secret_basic","client_secret_post"]
+	TokenEndpointAuthMethods *[]AuthMethod `json:"tokenEndpointAuthMethods,omitempty"`
 
 	// Type Example: CONFIDENTIAL
 	Type *ClientType `json:"type,omitempty"`
@@ -594,7 +707,7 @@ type JsonPatchOperation struct {
 	// Op Example: replace
 	Op JsonPatchOperationOp `json:"op"`
 
-	// Path A JSON Pointer to a patchable member, or an element of `redirectUris`, `grantTypes` or `audience`.
+	// Path A JSON Pointer to a patchable member, an element of `redirectUris`, `grantTypes`, `tokenEndpointAuthMethods` or `audience`, or `/jwks/keys` and one key of it (`/jwks/keys/0`, `/jwks/keys/-`).
 	//
 	// Example: /description
 	Path string `json:"path"`
@@ -650,6 +763,33 @@ type JsonWebKeySet struct {
 	Keys []JsonWebKey `json:"keys"`
 }
 
+// NewClientSecret A new secret, with its value shown only in this answer.
+type NewClientSecret struct {
+	// Created Example: 2017-07-11T18:45:37.098Z
+	Created time.Time `json:"created"`
+
+	// Expires When the secret stops authenticating, and its tokens stop working; null for never.
+	//
+	// Example: 2017-07-12T18:45:37.098Z
+	Expires *time.Time `json:"expires"`
+
+	// Hint The value's last 4 characters; null for a secret that predates hints.
+	//
+	// Example: d6e5
+	Hint *string `json:"hint"`
+
+	// Id Example: 5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5
+	Id string `json:"id"`
+
+	// LastUsed When the secret last authenticated; moves at most once a minute.
+	//
+	// Example: 2017-07-11T19:00:00.000Z
+	LastUsed *time.Time `json:"lastUsed"`
+
+	// Secret Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
+	Secret string `json:"secret"`
+}
+
 // OAuthClient An OAuth client. Every member is always present.
 type OAuthClient struct {
 	// AccessTokenValiditySeconds Example: 3600
@@ -692,6 +832,16 @@ type OAuthClient struct {
 	// Internal Example: false
 	Internal bool `json:"internal"`
 
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks"`
+
+	// JwksUri An absolute `https` URL (`http` only on a loopback host) of the client's public JWK Set, fetched for `private_key_jwt` with a 5 s timeout, at most 64 KiB, no redirects, cached for 5 minutes. At most one of `jwks` and `jwksUri`.
+	//
+	// Example: https://ci.acme.example/.well-known/jwks.json
+	JwksUri *string `json:"jwksUri"`
+
 	// LastUsed Example: 2017-07-11T18:45:37.098Z
 	LastUsed *time.Time `json:"lastUsed"`
 
@@ -710,11 +860,19 @@ type OAuthClient struct {
 	// Scope Example: ["sp:oauth-client:read"]
 	Scope []string `json:"scope"`
 
+	// Secrets The metadata of the client's secrets (never a value); empty for a `PUBLIC` client.
+	Secrets []ClientSecret `json:"secrets"`
+
 	// StrongAuthSupported Example: false
 	StrongAuthSupported bool `json:"strongAuthSupported"`
 
 	// Tenant Example: acme
 	Tenant *string `json:"tenant"`
+
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	//
+	// Example: ["client_secret_basic","client_secret_post"]
+	TokenEndpointAuthMethods []AuthMethod `json:"tokenEndpointAuthMethods"`
 
 	// Type Example: CONFIDENTIAL
 	Type ClientType `json:"type"`
@@ -762,6 +920,16 @@ type OAuthClientMaybeWithSecret struct {
 	// Internal Example: false
 	Internal bool `json:"internal"`
 
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks"`
+
+	// JwksUri An absolute `https` URL (`http` only on a loopback host) of the client's public JWK Set, fetched for `private_key_jwt` with a 5 s timeout, at most 64 KiB, no redirects, cached for 5 minutes. At most one of `jwks` and `jwksUri`.
+	//
+	// Example: https://ci.acme.example/.well-known/jwks.json
+	JwksUri *string `json:"jwksUri"`
+
 	// LastUsed Example: 2017-07-11T18:45:37.098Z
 	LastUsed *time.Time `json:"lastUsed"`
 
@@ -785,17 +953,25 @@ type OAuthClientMaybeWithSecret struct {
 	// Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
 	Secret *string `json:"secret,omitempty"`
 
+	// Secrets The metadata of the client's secrets (never a value); empty for a `PUBLIC` client.
+	Secrets []ClientSecret `json:"secrets"`
+
 	// StrongAuthSupported Example: false
 	StrongAuthSupported bool `json:"strongAuthSupported"`
 
 	// Tenant Example: acme
 	Tenant *string `json:"tenant"`
 
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	//
+	// Example: ["client_secret_basic","client_secret_post"]
+	TokenEndpointAuthMethods []AuthMethod `json:"tokenEndpointAuthMethods"`
+
 	// Type Example: CONFIDENTIAL
 	Type ClientType `json:"type"`
 }
 
-// OAuthClientMergePatch An RFC 7396 merge patch of the patchable members. `null` removes `description`, `businessName`, `homepageUrl` or `tenant`; it is refused for every other member.
+// OAuthClientMergePatch An RFC 7396 merge patch of the patchable members. `null` removes `description`, `businessName`, `homepageUrl`, `tenant`, `jwks` or `jwksUri`; it is refused for every other member.
 type OAuthClientMergePatch struct {
 	// AccessTokenValiditySeconds Example: 3600
 	AccessTokenValiditySeconds *int `json:"accessTokenValiditySeconds,omitempty"`
@@ -826,6 +1002,14 @@ type OAuthClientMergePatch struct {
 	// HomepageUrl Example: https://acme.example
 	HomepageUrl *string `json:"homepageUrl,omitempty"`
 
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks,omitempty"`
+
+	// JwksUri Example: https://ci.acme.example/.well-known/jwks.json
+	JwksUri *string `json:"jwksUri,omitempty"`
+
 	// Name Example: Acme CI
 	Name *string `json:"name,omitempty"`
 
@@ -840,6 +1024,9 @@ type OAuthClientMergePatch struct {
 
 	// Tenant Example: acme
 	Tenant *string `json:"tenant,omitempty"`
+
+	// TokenEndpointAuthMethods Example: ["private_key_jwt"]
+	TokenEndpointAuthMethods *[]AuthMethod `json:"tokenEndpointAuthMethods,omitempty"`
 }
 
 // OAuthClientWithSecret A client and its secret, as create and secret rotation return it.
@@ -884,6 +1071,16 @@ type OAuthClientWithSecret struct {
 	// Internal Example: false
 	Internal bool `json:"internal"`
 
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks"`
+
+	// JwksUri An absolute `https` URL (`http` only on a loopback host) of the client's public JWK Set, fetched for `private_key_jwt` with a 5 s timeout, at most 64 KiB, no redirects, cached for 5 minutes. At most one of `jwks` and `jwksUri`.
+	//
+	// Example: https://ci.acme.example/.well-known/jwks.json
+	JwksUri *string `json:"jwksUri"`
+
 	// LastUsed Example: 2017-07-11T18:45:37.098Z
 	LastUsed *time.Time `json:"lastUsed"`
 
@@ -907,11 +1104,19 @@ type OAuthClientWithSecret struct {
 	// Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
 	Secret *string `json:"secret"`
 
+	// Secrets The metadata of the client's secrets (never a value); empty for a `PUBLIC` client.
+	Secrets []ClientSecret `json:"secrets"`
+
 	// StrongAuthSupported Example: false
 	StrongAuthSupported bool `json:"strongAuthSupported"`
 
 	// Tenant Example: acme
 	Tenant *string `json:"tenant"`
+
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	//
+	// Example: ["client_secret_basic","client_secret_post"]
+	TokenEndpointAuthMethods []AuthMethod `json:"tokenEndpointAuthMethods"`
 
 	// Type Example: CONFIDENTIAL
 	Type ClientType `json:"type"`
@@ -979,6 +1184,16 @@ type ReplaceOAuthClientRequest struct {
 	// Internal Example: false
 	Internal *bool `json:"internal,omitempty"`
 
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks,omitempty"`
+
+	// JwksUri An absolute `https` URL (`http` only on a loopback host) of the client's public JWK Set, fetched for `private_key_jwt` with a 5 s timeout, at most 64 KiB, no redirects, cached for 5 minutes. At most one of `jwks` and `jwksUri`.
+	//
+	// Example: https://ci.acme.example/.well-known/jwks.json
+	JwksUri *string `json:"jwksUri,omitempty"`
+
 	// LastUsed Ignored.
 	//
 	// Example: 2017-07-11T18:45:37.098Z
@@ -1001,11 +1216,19 @@ type ReplaceOAuthClientRequest struct {
 	// Scope Example: ["sp:oauth-client:read"]
 	Scope *[]string `json:"scope,omitempty"`
 
+	// Secrets Ignored.
+	Secrets *[]ClientSecret `json:"secrets,omitempty"`
+
 	// StrongAuthSupported Example: false
 	StrongAuthSupported *bool `json:"strongAuthSupported,omitempty"`
 
 	// Tenant Example: acme
 	Tenant *string `json:"tenant,omitempty"`
+
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	//
+	// Example: ["client_secret_basic","client_secret_post"]
+	TokenEndpointAuthMethods *[]AuthMethod `json:"tokenEndpointAuthMethods,omitempty"`
 
 	// Type Example: CONFIDENTIAL
 	Type *ClientType `json:"type,omitempty"`
@@ -1061,6 +1284,16 @@ type StatusStatus string
 
 // TokenActionRequest defines model for TokenActionRequest.
 type TokenActionRequest struct {
+	// ClientAssertion With `private_key_jwt`: a JWS (ES256, ES384, RS256, PS256 or EdDSA) signed by a key of the client's `jwks` or `jwksUri`, with `iss` = `sub` = the client id, `aud` the token endpoint URL or the issuer, `exp` at most 5 minutes away, and a `jti` never used before.
+	//
+	// Example: eyJhbGciOiJFUzI1NiIsImtpZCI6ImNpLTIwMjYifQ.eyJpc3MiOiIuLi4ifQ.c2lnbmF0dXJl
+	ClientAssertion *string `json:"client_assertion,omitempty"`
+
+	// ClientAssertionType With `private_key_jwt` (RFC 7523 §2.2).
+	//
+	// Example: urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+	ClientAssertionType *TokenActionRequestClientAssertionType `json:"client_assertion_type,omitempty"`
+
 	// ClientId Example: 0190f1a2b3c47d8e9fa0b1c2d3e4f5a6
 	ClientId *string `json:"client_id,omitempty"`
 
@@ -1074,12 +1307,27 @@ type TokenActionRequest struct {
 	TokenTypeHint *string `json:"token_type_hint,omitempty"`
 }
 
+// TokenActionRequestClientAssertionType With `private_key_jwt` (RFC 7523 §2.2).
+//
+// Example: urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+type TokenActionRequestClientAssertionType string
+
 // TokenRequest defines model for TokenRequest.
 type TokenRequest struct {
 	// Audience Audiences for the token, each in the client's `audience`.
 	//
 	// Example: ["https://api.acme.example"]
 	Audience *[]string `json:"audience,omitempty"`
+
+	// ClientAssertion With `private_key_jwt`: a JWS (ES256, ES384, RS256, PS256 or EdDSA) signed by a key of the client's `jwks` or `jwksUri`, with `iss` = `sub` = the client id, `aud` the token endpoint URL or the issuer, `exp` at most 5 minutes away, and a `jti` never used before.
+	//
+	// Example: eyJhbGciOiJFUzI1NiIsImtpZCI6ImNpLTIwMjYifQ.eyJpc3MiOiIuLi4ifQ.c2lnbmF0dXJl
+	ClientAssertion *string `json:"client_assertion,omitempty"`
+
+	// ClientAssertionType With `private_key_jwt` (RFC 7523 §2.2).
+	//
+	// Example: urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+	ClientAssertionType *TokenRequestClientAssertionType `json:"client_assertion_type,omitempty"`
 
 	// ClientId With `client_secret_post`; leave out with HTTP Basic.
 	//
@@ -1104,6 +1352,11 @@ type TokenRequest struct {
 	// Example: sp:oauth-client:read
 	Scope *string `json:"scope,omitempty"`
 }
+
+// TokenRequestClientAssertionType With `private_key_jwt` (RFC 7523 §2.2).
+//
+// Example: urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+type TokenRequestClientAssertionType string
 
 // TokenRequestGrantType Example: client_credentials
 type TokenRequestGrantType string
@@ -1332,8 +1585,44 @@ type RestoreOauthClientParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// RotateOauthClientSecretJSONBody defines parameters for RotateOauthClientSecret.
+type RotateOauthClientSecretJSONBody struct {
+	// GraceSeconds Example: 3600
+	GraceSeconds *int `json:"graceSeconds,omitempty"`
+}
+
 // RotateOauthClientSecretParams defines parameters for RotateOauthClientSecret.
 type RotateOauthClientSecretParams struct {
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+
+	// IfMatch Apply only if the client's current ETag is one of these, or `*`.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListOauthClientSecretsParams defines parameters for ListOauthClientSecrets.
+type ListOauthClientSecretsParams struct {
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+}
+
+// AddOauthClientSecretJSONBody defines parameters for AddOauthClientSecret.
+type AddOauthClientSecretJSONBody struct {
+	// ExpiresInSeconds Example: 86400
+	ExpiresInSeconds *int `json:"expiresInSeconds,omitempty"`
+}
+
+// AddOauthClientSecretParams defines parameters for AddOauthClientSecret.
+type AddOauthClientSecretParams struct {
+	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
+	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
+
+	// IfMatch Apply only if the client's current ETag is one of these, or `*`.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// DeleteOauthClientSecretParams defines parameters for DeleteOauthClientSecret.
+type DeleteOauthClientSecretParams struct {
 	// AcceptLanguage The language of an error's `messages[0]`: en-US, de-DE, fr-FR or es-ES, negotiated by RFC 9110 rules. `localeOrigin` is `REQUEST` when this header chose it, `DEFAULT` (en-US) otherwise; `causes` stay in English.
 	AcceptLanguage *AcceptLanguage `json:"Accept-Language,omitempty"`
 
@@ -1368,6 +1657,12 @@ type ReplaceOauthClientJSONRequestBody = ReplaceOAuthClientRequest
 // RestoreOauthClientJSONRequestBody defines body for RestoreOauthClient for application/json ContentType.
 type RestoreOauthClientJSONRequestBody = RestoreRequest
 
+// RotateOauthClientSecretJSONRequestBody defines body for RotateOauthClientSecret for application/json ContentType.
+type RotateOauthClientSecretJSONRequestBody RotateOauthClientSecretJSONBody
+
+// AddOauthClientSecretJSONRequestBody defines body for AddOauthClientSecret for application/json ContentType.
+type AddOauthClientSecretJSONRequestBody AddOauthClientSecretJSONBody
+
 // IntrospectTokenFormdataRequestBody defines body for IntrospectToken for application/x-www-form-urlencoded ContentType.
 type IntrospectTokenFormdataRequestBody = TokenActionRequest
 
@@ -1385,6 +1680,72 @@ type CreateTokenFormdataRequestBody = TokenRequest
 
 // CreateTokenMultipartRequestBody defines body for CreateToken for multipart/form-data ContentType.
 type CreateTokenMultipartRequestBody = TokenRequest
+
+// Getter for additional properties for ClientJwks_Keys_Item. Returns the specified
+// element and whether it was found
+func (a ClientJwks_Keys_Item) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ClientJwks_Keys_Item
+func (a *ClientJwks_Keys_Item) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ClientJwks_Keys_Item to handle AdditionalProperties
+func (a *ClientJwks_Keys_Item) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["kty"]; found {
+		err = json.Unmarshal(raw, &a.Kty)
+		if err != nil {
+			return fmt.Errorf("error reading 'kty': %w", err)
+		}
+		delete(object, "kty")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ClientJwks_Keys_Item to handle AdditionalProperties
+func (a ClientJwks_Keys_Item) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["kty"], err = json.Marshal(a.Kty)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'kty': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsEventPatchOperationValue0 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue0
 func (t EventPatchOperation_Value) AsEventPatchOperationValue0() (EventPatchOperationValue0, error) {
@@ -1765,10 +2126,13 @@ type ClientInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+	//   enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+	//   change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+	//   exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+	//   `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+	//   addressed, so a key is added or dropped with one operation. Anything else is
+	//   `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -1798,10 +2162,13 @@ type ClientInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+	//   enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+	//   change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+	//   exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+	//   `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+	//   addressed, so a key is added or dropped with one operation. Anything else is
+	//   `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -1831,10 +2198,13 @@ type ClientInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+	//   enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+	//   change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+	//   exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+	//   `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+	//   addressed, so a key is added or dropped with one operation. Anything else is
+	//   `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -1908,12 +2278,55 @@ type ClientInterface interface {
 	// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
 	RestoreOauthClient(ctx context.Context, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RotateOauthClientSecret Rotate an OAuth client's secret
+	// RotateOauthClientSecretWithBody Rotate an OAuth client's secret
 	//
-	// Gives the client a new secret, shown only in this answer. Tokens issued before stop working. A `PUBLIC` client has no secret: `400.1.1`.
+	// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
-	RotateOauthClientSecret(ctx context.Context, id Id, params *RotateOauthClientSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RotateOauthClientSecretWithBody(ctx context.Context, id Id, params *RotateOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateOauthClientSecret Rotate an OAuth client's secret
+	//
+	// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
+	RotateOauthClientSecret(ctx context.Context, id Id, params *RotateOauthClientSecretParams, body RotateOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOauthClientSecrets List an OAuth client's live secrets
+	//
+	// The metadata of the client's live secrets, never their values.
+	//
+	// Corresponds with GET /oauth-clients/{id}/secrets (the `ListOauthClientSecrets` operationId).
+	ListOauthClientSecrets(ctx context.Context, id Id, params *ListOauthClientSecretsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddOauthClientSecretWithBody Add a secret to an OAuth client
+	//
+	// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+	AddOauthClientSecretWithBody(ctx context.Context, id Id, params *AddOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddOauthClientSecret Add a secret to an OAuth client
+	//
+	// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+	AddOauthClientSecret(ctx context.Context, id Id, params *AddOauthClientSecretParams, body AddOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteOauthClientSecret Delete one secret of an OAuth client
+	//
+	// The secret stops authenticating and the tokens issued with it stop working; other tokens live on. The last live secret of a client that cannot authenticate by `private_key_jwt` is `400.1.1`.
+	//
+	// Corresponds with DELETE /oauth-clients/{id}/secrets/{secretId} (the `DeleteOauthClientSecret` operationId).
+	DeleteOauthClientSecret(ctx context.Context, id Id, secretId string, params *DeleteOauthClientSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// IntrospectTokenWithBody Introspect a token
 	//
@@ -2231,10 +2644,13 @@ func (c *Client) GetOauthClient(ctx context.Context, id Id, params *GetOauthClie
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-//     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+//     enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+//     change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+//     exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+//     `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+//     addressed, so a key is added or dropped with one operation. Anything else is
+//     `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -2274,10 +2690,13 @@ func (c *Client) PatchOauthClientWithBody(ctx context.Context, id Id, params *Pa
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-//     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+//     enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+//     change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+//     exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+//     `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+//     addressed, so a key is added or dropped with one operation. Anything else is
+//     `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -2317,10 +2736,13 @@ func (c *Client) PatchOauthClientWithApplicationJSONPatchPlusJSONBody(ctx contex
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-//     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+//     enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+//     change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+//     exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+//     `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+//     addressed, so a key is added or dropped with one operation. Anything else is
+//     `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -2454,13 +2876,106 @@ func (c *Client) RestoreOauthClient(ctx context.Context, id Id, params *RestoreO
 	return c.Client.Do(req)
 }
 
-// RotateOauthClientSecret Rotate an OAuth client's secret
+// RotateOauthClientSecretWithBody Rotate an OAuth client's secret
 //
-// Gives the client a new secret, shown only in this answer. Tokens issued before stop working. A `PUBLIC` client has no secret: `400.1.1`.
+// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
-func (c *Client) RotateOauthClientSecret(ctx context.Context, id Id, params *RotateOauthClientSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateOauthClientSecretRequest(c.Server, id, params)
+func (c *Client) RotateOauthClientSecretWithBody(ctx context.Context, id Id, params *RotateOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateOauthClientSecretRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateOauthClientSecret Rotate an OAuth client's secret
+//
+// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
+func (c *Client) RotateOauthClientSecret(ctx context.Context, id Id, params *RotateOauthClientSecretParams, body RotateOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateOauthClientSecretRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOauthClientSecrets List an OAuth client's live secrets
+//
+// The metadata of the client's live secrets, never their values.
+//
+// Corresponds with GET /oauth-clients/{id}/secrets (the `ListOauthClientSecrets` operationId).
+func (c *Client) ListOauthClientSecrets(ctx context.Context, id Id, params *ListOauthClientSecretsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOauthClientSecretsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddOauthClientSecretWithBody Add a secret to an OAuth client
+//
+// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+func (c *Client) AddOauthClientSecretWithBody(ctx context.Context, id Id, params *AddOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddOauthClientSecretRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddOauthClientSecret Add a secret to an OAuth client
+//
+// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+func (c *Client) AddOauthClientSecret(ctx context.Context, id Id, params *AddOauthClientSecretParams, body AddOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddOauthClientSecretRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteOauthClientSecret Delete one secret of an OAuth client
+//
+// The secret stops authenticating and the tokens issued with it stop working; other tokens live on. The last live secret of a client that cannot authenticate by `private_key_jwt` is `400.1.1`.
+//
+// Corresponds with DELETE /oauth-clients/{id}/secrets/{secretId} (the `DeleteOauthClientSecret` operationId).
+func (c *Client) DeleteOauthClientSecret(ctx context.Context, id Id, secretId string, params *DeleteOauthClientSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteOauthClientSecretRequest(c.Server, id, secretId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3633,8 +4148,19 @@ func NewRestoreOauthClientRequestWithBody(server string, id Id, params *RestoreO
 	return req, nil
 }
 
-// NewRotateOauthClientSecretRequest constructs an http.Request for the RotateOauthClientSecret method
-func NewRotateOauthClientSecretRequest(server string, id Id, params *RotateOauthClientSecretParams) (*http.Request, error) {
+// NewRotateOauthClientSecretRequest calls the generic RotateOauthClientSecret builder with application/json body
+func NewRotateOauthClientSecretRequest(server string, id Id, params *RotateOauthClientSecretParams, body RotateOauthClientSecretJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRotateOauthClientSecretRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRotateOauthClientSecretRequestWithBody constructs an http.Request for the RotateOauthClientSecret method, with any body, and a specified content type
+func NewRotateOauthClientSecretRequestWithBody(server string, id Id, params *RotateOauthClientSecretParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3659,7 +4185,198 @@ func NewRotateOauthClientSecretRequest(server string, id Id, params *RotateOauth
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+		if params.IfMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListOauthClientSecretsRequest constructs an http.Request for the ListOauthClientSecrets method
+func NewListOauthClientSecretsRequest(server string, id Id, params *ListOauthClientSecretsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth-clients/%s/secrets", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewAddOauthClientSecretRequest calls the generic AddOauthClientSecret builder with application/json body
+func NewAddOauthClientSecretRequest(server string, id Id, params *AddOauthClientSecretParams, body AddOauthClientSecretJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddOauthClientSecretRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewAddOauthClientSecretRequestWithBody constructs an http.Request for the AddOauthClientSecret method, with any body, and a specified content type
+func NewAddOauthClientSecretRequestWithBody(server string, id Id, params *AddOauthClientSecretParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth-clients/%s/secrets", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.AcceptLanguage != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept-Language", *params.AcceptLanguage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Language", headerParam0)
+		}
+
+		if params.IfMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteOauthClientSecretRequest constructs an http.Request for the DeleteOauthClientSecret method
+func NewDeleteOauthClientSecretRequest(server string, id Id, secretId string, params *DeleteOauthClientSecretParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "secretId", secretId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth-clients/%s/secrets/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4116,10 +4833,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+	//   enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+	//   change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+	//   exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+	//   `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+	//   addressed, so a key is added or dropped with one operation. Anything else is
+	//   `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -4149,10 +4869,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+	//   enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+	//   change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+	//   exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+	//   `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+	//   addressed, so a key is added or dropped with one operation. Anything else is
+	//   `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -4182,10 +4905,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// - **Allowlist.** Only `tenant businessName homepageUrl name description
 	//   accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-	//   enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-	//   `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-	//   allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-	//   of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+	//   enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+	//   change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+	//   exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+	//   `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+	//   of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+	//   addressed, so a key is added or dropped with one operation. Anything else is
+	//   `400.1.1 Illegal update attempt`.
 	// - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 	//   operation with a duplicated or unknown member, a member name twice in any object of the
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -4261,14 +4987,59 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /oauth-clients/{id}/restore (the `RestoreOauthClient` operationId).
 	RestoreOauthClientWithResponse(ctx context.Context, id Id, params *RestoreOauthClientParams, body RestoreOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RestoreOauthClientResponse, error)
 
+	// RotateOauthClientSecretWithBodyWithResponse Rotate an OAuth client's secret
+	//
+	// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
+	RotateOauthClientSecretWithBodyWithResponse(ctx context.Context, id Id, params *RotateOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateOauthClientSecretResponse, error)
+
 	// RotateOauthClientSecretWithResponse Rotate an OAuth client's secret
 	//
-	// Gives the client a new secret, shown only in this answer. Tokens issued before stop working. A `PUBLIC` client has no secret: `400.1.1`.
+	// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
+	RotateOauthClientSecretWithResponse(ctx context.Context, id Id, params *RotateOauthClientSecretParams, body RotateOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateOauthClientSecretResponse, error)
+
+	// ListOauthClientSecretsWithResponse List an OAuth client's live secrets
+	//
+	// The metadata of the client's live secrets, never their values.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
-	RotateOauthClientSecretWithResponse(ctx context.Context, id Id, params *RotateOauthClientSecretParams, reqEditors ...RequestEditorFn) (*RotateOauthClientSecretResponse, error)
+	// Corresponds with GET /oauth-clients/{id}/secrets (the `ListOauthClientSecrets` operationId).
+	ListOauthClientSecretsWithResponse(ctx context.Context, id Id, params *ListOauthClientSecretsParams, reqEditors ...RequestEditorFn) (*ListOauthClientSecretsResponse, error)
+
+	// AddOauthClientSecretWithBodyWithResponse Add a secret to an OAuth client
+	//
+	// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+	AddOauthClientSecretWithBodyWithResponse(ctx context.Context, id Id, params *AddOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddOauthClientSecretResponse, error)
+
+	// AddOauthClientSecretWithResponse Add a secret to an OAuth client
+	//
+	// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+	AddOauthClientSecretWithResponse(ctx context.Context, id Id, params *AddOauthClientSecretParams, body AddOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*AddOauthClientSecretResponse, error)
+
+	// DeleteOauthClientSecretWithResponse Delete one secret of an OAuth client
+	//
+	// The secret stops authenticating and the tokens issued with it stop working; other tokens live on. The last live secret of a client that cannot authenticate by `private_key_jwt` is `400.1.1`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /oauth-clients/{id}/secrets/{secretId} (the `DeleteOauthClientSecret` operationId).
+	DeleteOauthClientSecretWithResponse(ctx context.Context, id Id, secretId string, params *DeleteOauthClientSecretParams, reqEditors ...RequestEditorFn) (*DeleteOauthClientSecretResponse, error)
 
 	// IntrospectTokenWithBodyWithResponse Introspect a token
 	//
@@ -6288,6 +7059,486 @@ func (r RotateOauthClientSecretResponse) ContentType() string {
 	return ""
 }
 
+// ListOauthClientSecretsResponse200Headers the declared response headers of an HTTP 200 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse200Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientSecretsResponse401Headers the declared response headers of an HTTP 401 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListOauthClientSecretsResponse403Headers the declared response headers of an HTTP 403 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientSecretsResponse404Headers the declared response headers of an HTTP 404 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientSecretsResponse429Headers the declared response headers of an HTTP 429 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListOauthClientSecretsResponse500Headers the declared response headers of an HTTP 500 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListOauthClientSecretsResponse503Headers the declared response headers of an HTTP 503 response for ListOauthClientSecrets
+type ListOauthClientSecretsResponse503Headers struct {
+	XRequestID *string
+}
+
+type ListOauthClientSecretsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ClientSecret
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListOauthClientSecretsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOauthClientSecretsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListOauthClientSecretsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListOauthClientSecretsResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListOauthClientSecretsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListOauthClientSecretsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOauthClientSecretsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON200() *[]ClientSecret {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListOauthClientSecretsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOauthClientSecretsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOauthClientSecretsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOauthClientSecretsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOauthClientSecretsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AddOauthClientSecretResponse201Headers the declared response headers of an HTTP 201 response for AddOauthClientSecret
+type AddOauthClientSecretResponse201Headers struct {
+	Location   *string
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse400Headers the declared response headers of an HTTP 400 response for AddOauthClientSecret
+type AddOauthClientSecretResponse400Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse401Headers the declared response headers of an HTTP 401 response for AddOauthClientSecret
+type AddOauthClientSecretResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// AddOauthClientSecretResponse403Headers the declared response headers of an HTTP 403 response for AddOauthClientSecret
+type AddOauthClientSecretResponse403Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse404Headers the declared response headers of an HTTP 404 response for AddOauthClientSecret
+type AddOauthClientSecretResponse404Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse409Headers the declared response headers of an HTTP 409 response for AddOauthClientSecret
+type AddOauthClientSecretResponse409Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse412Headers the declared response headers of an HTTP 412 response for AddOauthClientSecret
+type AddOauthClientSecretResponse412Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse415Headers the declared response headers of an HTTP 415 response for AddOauthClientSecret
+type AddOauthClientSecretResponse415Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse429Headers the declared response headers of an HTTP 429 response for AddOauthClientSecret
+type AddOauthClientSecretResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse500Headers the declared response headers of an HTTP 500 response for AddOauthClientSecret
+type AddOauthClientSecretResponse500Headers struct {
+	XRequestID *string
+}
+
+// AddOauthClientSecretResponse503Headers the declared response headers of an HTTP 503 response for AddOauthClientSecret
+type AddOauthClientSecretResponse503Headers struct {
+	XRequestID *string
+}
+
+type AddOauthClientSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *NewClientSecret
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AddOauthClientSecretResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AddOauthClientSecretResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AddOauthClientSecretResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AddOauthClientSecretResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AddOauthClientSecretResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AddOauthClientSecretResponse409Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *AddOauthClientSecretResponse412Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AddOauthClientSecretResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AddOauthClientSecretResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AddOauthClientSecretResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddOauthClientSecretResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON201() *NewClientSecret {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddOauthClientSecretResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AddOauthClientSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddOauthClientSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddOauthClientSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddOauthClientSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteOauthClientSecretResponse204Headers the declared response headers of an HTTP 204 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse204Headers struct {
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse400Headers the declared response headers of an HTTP 400 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse401Headers the declared response headers of an HTTP 401 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeleteOauthClientSecretResponse403Headers the declared response headers of an HTTP 403 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse404Headers the declared response headers of an HTTP 404 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse412Headers the declared response headers of an HTTP 412 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse412Headers struct {
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse429Headers the declared response headers of an HTTP 429 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse500Headers the declared response headers of an HTTP 500 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeleteOauthClientSecretResponse503Headers the declared response headers of an HTTP 503 response for DeleteOauthClientSecret
+type DeleteOauthClientSecretResponse503Headers struct {
+	XRequestID *string
+}
+
+type DeleteOauthClientSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *DeleteOauthClientSecretResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteOauthClientSecretResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteOauthClientSecretResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteOauthClientSecretResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteOauthClientSecretResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteOauthClientSecretResponse412Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteOauthClientSecretResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteOauthClientSecretResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteOauthClientSecretResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteOauthClientSecretResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteOauthClientSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteOauthClientSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteOauthClientSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteOauthClientSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // IntrospectTokenResponse200Headers the declared response headers of an HTTP 200 response for IntrospectToken
 type IntrospectTokenResponse200Headers struct {
 	CacheControl *string
@@ -7201,10 +8452,13 @@ func (c *ClientWithResponses) GetOauthClientWithResponse(ctx context.Context, id
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-//     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+//     enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+//     change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+//     exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+//     `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+//     addressed, so a key is added or dropped with one operation. Anything else is
+//     `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -7240,10 +8494,13 @@ func (c *ClientWithResponses) PatchOauthClientWithBodyWithResponse(ctx context.C
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-//     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+//     enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+//     change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+//     exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+//     `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+//     addressed, so a key is added or dropped with one operation. Anything else is
+//     `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -7279,10 +8536,13 @@ func (c *ClientWithResponses) PatchOauthClientWithApplicationJSONPatchPlusJSONBo
 //
 //   - **Allowlist.** Only `tenant businessName homepageUrl name description
 //     accessTokenValiditySeconds refreshTokenValiditySeconds redirectUris grantTypes accessType
-//     enabled strongAuthSupported claimsSupported audience` may change. Every `path` and every
-//     `from` (of `test` too) must start with `/` and name one of them exactly; a second token is
-//     allowed only under `redirectUris`, `grantTypes` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
-//     of `add`, `copy` or `move`. Anything else is `400.1.1 Illegal update attempt`.
+//     enabled strongAuthSupported claimsSupported tokenEndpointAuthMethods jwks jwksUri audience` may
+//     change. Every `path` and every `from` (of `test` too) must start with `/` and name one of them
+//     exactly; a second token is allowed only under `redirectUris`, `grantTypes`,
+//     `tokenEndpointAuthMethods` and `audience`: a canonical index (`0`, `1`, ...) or `-` as the target
+//     of `add`, `copy` or `move`. Under `jwks` only `/jwks/keys` and `/jwks/keys/{index or -}` may be
+//     addressed, so a key is added or dropped with one operation. Anything else is
+//     `400.1.1 Illegal update attempt`.
 //   - **Well-formed.** `add`, `replace` and `test` need `value`, `move` and `copy` need `from`; an
 //     operation with a duplicated or unknown member, a member name twice in any object of the
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
@@ -7394,19 +8654,94 @@ func (c *ClientWithResponses) RestoreOauthClientWithResponse(ctx context.Context
 	return ParseRestoreOauthClientResponse(rsp)
 }
 
-// RotateOauthClientSecretWithResponse Rotate an OAuth client's secret
+// RotateOauthClientSecretWithBodyWithResponse Rotate an OAuth client's secret
 //
-// Gives the client a new secret, shown only in this answer. Tokens issued before stop working. A `PUBLIC` client has no secret: `400.1.1`.
+// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
-func (c *ClientWithResponses) RotateOauthClientSecretWithResponse(ctx context.Context, id Id, params *RotateOauthClientSecretParams, reqEditors ...RequestEditorFn) (*RotateOauthClientSecretResponse, error) {
-	rsp, err := c.RotateOauthClientSecret(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) RotateOauthClientSecretWithBodyWithResponse(ctx context.Context, id Id, params *RotateOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateOauthClientSecretResponse, error) {
+	rsp, err := c.RotateOauthClientSecretWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseRotateOauthClientSecretResponse(rsp)
+}
+
+// RotateOauthClientSecretWithResponse Rotate an OAuth client's secret
+//
+// Gives the client a new secret, shown only in this answer. Without a body every live secret is replaced and every token of the client stops working at once. With `graceSeconds` the live secrets, and the tokens issued with them, stay valid until then (their `expires` is set or shortened) beside the new one; a client with two live secrets loses the older at once. A `PUBLIC` client has no secret: `400.1.1`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth-clients/{id}/secret (the `RotateOauthClientSecret` operationId).
+func (c *ClientWithResponses) RotateOauthClientSecretWithResponse(ctx context.Context, id Id, params *RotateOauthClientSecretParams, body RotateOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateOauthClientSecretResponse, error) {
+	rsp, err := c.RotateOauthClientSecret(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateOauthClientSecretResponse(rsp)
+}
+
+// ListOauthClientSecretsWithResponse List an OAuth client's live secrets
+//
+// The metadata of the client's live secrets, never their values.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth-clients/{id}/secrets (the `ListOauthClientSecrets` operationId).
+func (c *ClientWithResponses) ListOauthClientSecretsWithResponse(ctx context.Context, id Id, params *ListOauthClientSecretsParams, reqEditors ...RequestEditorFn) (*ListOauthClientSecretsResponse, error) {
+	rsp, err := c.ListOauthClientSecrets(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOauthClientSecretsResponse(rsp)
+}
+
+// AddOauthClientSecretWithBodyWithResponse Add a secret to an OAuth client
+//
+// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+func (c *ClientWithResponses) AddOauthClientSecretWithBodyWithResponse(ctx context.Context, id Id, params *AddOauthClientSecretParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddOauthClientSecretResponse, error) {
+	rsp, err := c.AddOauthClientSecretWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddOauthClientSecretResponse(rsp)
+}
+
+// AddOauthClientSecretWithResponse Add a secret to an OAuth client
+//
+// Adds a second live secret, so that workloads can move to it before the old one is deleted. A third live secret is `409.1`; a `PUBLIC` client is `400.1.1`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth-clients/{id}/secrets (the `AddOauthClientSecret` operationId).
+func (c *ClientWithResponses) AddOauthClientSecretWithResponse(ctx context.Context, id Id, params *AddOauthClientSecretParams, body AddOauthClientSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*AddOauthClientSecretResponse, error) {
+	rsp, err := c.AddOauthClientSecret(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddOauthClientSecretResponse(rsp)
+}
+
+// DeleteOauthClientSecretWithResponse Delete one secret of an OAuth client
+//
+// The secret stops authenticating and the tokens issued with it stop working; other tokens live on. The last live secret of a client that cannot authenticate by `private_key_jwt` is `400.1.1`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /oauth-clients/{id}/secrets/{secretId} (the `DeleteOauthClientSecret` operationId).
+func (c *ClientWithResponses) DeleteOauthClientSecretWithResponse(ctx context.Context, id Id, secretId string, params *DeleteOauthClientSecretParams, reqEditors ...RequestEditorFn) (*DeleteOauthClientSecretResponse, error) {
+	rsp, err := c.DeleteOauthClientSecret(ctx, id, secretId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteOauthClientSecretResponse(rsp)
 }
 
 // IntrospectTokenWithBodyWithResponse Introspect a token
@@ -9794,6 +11129,576 @@ func ParseRotateOauthClientSecretResponse(rsp *http.Response) (*RotateOauthClien
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers RotateOauthClientSecretResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOauthClientSecretsResponse parses an HTTP response from a ListOauthClientSecretsWithResponse call
+func ParseListOauthClientSecretsResponse(rsp *http.Response) (*ListOauthClientSecretsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOauthClientSecretsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ClientSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListOauthClientSecretsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListOauthClientSecretsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListOauthClientSecretsResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListOauthClientSecretsResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListOauthClientSecretsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListOauthClientSecretsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOauthClientSecretsResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAddOauthClientSecretResponse parses an HTTP response from a AddOauthClientSecretWithResponse call
+func ParseAddOauthClientSecretResponse(rsp *http.Response) (*AddOauthClientSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddOauthClientSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest NewClientSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers AddOauthClientSecretResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers AddOauthClientSecretResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AddOauthClientSecretResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AddOauthClientSecretResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AddOauthClientSecretResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AddOauthClientSecretResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 412:
+		var headers AddOauthClientSecretResponse412Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 415:
+		var headers AddOauthClientSecretResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers AddOauthClientSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers AddOauthClientSecretResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddOauthClientSecretResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteOauthClientSecretResponse parses an HTTP response from a DeleteOauthClientSecretWithResponse call
+func ParseDeleteOauthClientSecretResponse(rsp *http.Response) (*DeleteOauthClientSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteOauthClientSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers DeleteOauthClientSecretResponse204Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteOauthClientSecretResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteOauthClientSecretResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteOauthClientSecretResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteOauthClientSecretResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteOauthClientSecretResponse412Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteOauthClientSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteOauthClientSecretResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteOauthClientSecretResponse503Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

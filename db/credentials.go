@@ -1,0 +1,82 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/clientele/clientele/clientkeys"
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/models"
+)
+
+// RecordAssertion records the jti of a client assertion of clientID until
+// expires, and returns clientkeys.ErrReplayed when that jti is recorded already and
+// not yet expired. Every server sharing the store sees the record, so an
+// assertion is accepted once across all of them (RFC 7523 §3, SPEC §6).
+func (s *Store) RecordAssertion(ctx context.Context, clientID, jti string, expires time.Time) error {
+	now := s.now().UTC().UnixMilli()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// An expired record of the same jti no longer guards anything.
+		if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM client_assertions WHERE client_id = ? AND jti = ? AND expires <= ?"),
+			clientID, jti, now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.rebind("INSERT INTO client_assertions (client_id, jti, expires) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+			clientID, jti, expires.UTC().UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return clientkeys.ErrReplayed
+		}
+		return err
+	})
+	if errors.Is(err, clientkeys.ErrReplayed) {
+		return clientkeys.ErrReplayed
+	}
+	return err
+}
+
+// PurgeAssertions forgets the assertion records that expired before t.
+func (s *Store) PurgeAssertions(ctx context.Context, t time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind("DELETE FROM client_assertions WHERE expires < ?"), t.UTC().UnixMilli())
+		return err
+	})
+}
+
+// TouchSecret sets the lastUsed of the client's secret secretID to now,
+// unless it moved within models.SecretLastUsedEvery. Like TouchLastUsed it
+// is bookkeeping, not a change: modified stays, no event is written. A
+// client or secret that is gone is no error.
+func (s *Store) TouchSecret(ctx context.Context, clientID, secretID string, now time.Time) error {
+	now = now.UTC().Truncate(time.Millisecond)
+	st, err := s.lockingSelect(ctx)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		c, version, err := s.readVersionedTx(ctx, tx, st, clientID)
+		if apierrors.IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		i := c.FindSecret(secretID)
+		if i < 0 {
+			return nil
+		}
+		if last := c.Secrets[i].LastUsed; last != nil && now.Sub(*last) < models.SecretLastUsedEvery {
+			return nil
+		}
+		c.Secrets[i].LastUsed = &now
+		col, _ := models.LookupMember("secrets")
+		// The version moves, so that an update planned on the row before
+		// this one plans again rather than write the old lastUsed back.
+		_, err = tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET secrets = ?, version = version + 1 WHERE id = ? AND version = ?"),
+			col.ColumnValue(&c), clientID, version)
+		return err
+	})
+}

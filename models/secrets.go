@@ -1,0 +1,193 @@
+package models
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"time"
+)
+
+// Limits of SPEC §9.
+const (
+	// MaxLiveSecrets is the most secrets a client holds at once.
+	MaxLiveSecrets = 2
+	// SecretLastUsedEvery is how often a secret's lastUsed moves, at most.
+	SecretLastUsedEvery = time.Minute
+	MinSecretSeconds    = 60
+	MaxSecretSeconds    = 31536000
+	MaxGraceSeconds     = 604800
+)
+
+// Secret is one secret of a client (SPEC §9). The value itself is never
+// held, only its hash; Hint is the value's last four characters ("" for a
+// secret that predates hints).
+type Secret struct {
+	ID       string
+	Hash     []byte
+	Created  time.Time
+	Expires  *time.Time
+	LastUsed *time.Time
+	Hint     string
+}
+
+// LiveAt reports whether s authenticates at t: it has not expired.
+func (s *Secret) LiveAt(t time.Time) bool { return s.Expires == nil || t.Before(*s.Expires) }
+
+// LiveSecrets returns the secrets of c that authenticate at t.
+func (c *OAuthClient) LiveSecrets(t time.Time) []Secret {
+	var out []Secret
+	for _, s := range c.Secrets {
+		if s.LiveAt(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// FindSecret returns the index of the secret with id, or -1.
+func (c *OAuthClient) FindSecret(id string) int {
+	return slices.IndexFunc(c.Secrets, func(s Secret) bool { return s.ID == id })
+}
+
+// DropExpiredSecrets forgets the secrets of c that expired before t: they
+// authenticate nothing and end their tokens by their expiry alone.
+func (c *OAuthClient) DropExpiredSecrets(t time.Time) {
+	c.Secrets = slices.DeleteFunc(c.Secrets, func(s Secret) bool { return !s.LiveAt(t) })
+	if c.Secrets == nil {
+		c.Secrets = []Secret{}
+	}
+}
+
+// secretJSON is a secret as the wire shows it (metadata only) and, with
+// Hash set, as the store keeps it.
+type secretJSON struct {
+	ID       string  `json:"id"`
+	Created  string  `json:"created"`
+	Expires  *string `json:"expires"`
+	LastUsed *string `json:"lastUsed"`
+	Hint     *string `json:"hint"`
+	Hash     string  `json:"hash,omitempty"`
+}
+
+func optTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := string(appendTime(nil, *t))
+	s = s[1 : len(s)-1]
+	return &s
+}
+
+func readOptTime(s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := parseTime([]byte(`"` + *s + `"`))
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (s *Secret) toJSON(withHash bool) secretJSON {
+	created := string(appendTime(nil, s.Created))
+	out := secretJSON{ID: s.ID, Created: created[1 : len(created)-1], Expires: optTime(s.Expires), LastUsed: optTime(s.LastUsed)}
+	if s.Hint != "" {
+		hint := s.Hint
+		out.Hint = &hint
+	}
+	if withHash {
+		out.Hash = hex.EncodeToString(s.Hash)
+	}
+	return out
+}
+
+func (j *secretJSON) secret() (Secret, error) {
+	created, err := parseTime([]byte(`"` + j.Created + `"`))
+	if err != nil {
+		return Secret{}, err
+	}
+	s := Secret{ID: j.ID, Created: created}
+	if s.Expires, err = readOptTime(j.Expires); err != nil {
+		return Secret{}, err
+	}
+	if s.LastUsed, err = readOptTime(j.LastUsed); err != nil {
+		return Secret{}, err
+	}
+	if j.Hint != nil {
+		s.Hint = *j.Hint
+	}
+	if s.Hash, err = hex.DecodeString(j.Hash); err != nil {
+		return Secret{}, err
+	}
+	return s, nil
+}
+
+// MarshalSecrets is the JSON of secrets as the wire shows them: metadata,
+// never a hash or a value.
+func MarshalSecrets(secrets []Secret) []byte { return marshalSecrets(secrets, false) }
+
+func marshalSecrets(secrets []Secret, withHash bool) []byte {
+	out := make([]secretJSON, len(secrets))
+	for i := range secrets {
+		out[i] = secrets[i].toJSON(withHash)
+	}
+	b, _ := json.Marshal(out) // strings and pointers to strings always encode
+	return b
+}
+
+func unmarshalSecrets(raw []byte) ([]Secret, error) {
+	var in []secretJSON
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, err
+	}
+	out := make([]Secret, 0, len(in))
+	for i := range in {
+		s, err := in[i].secret()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// secretList is the codec of the `secrets` member: the wire shows the
+// metadata, the column keeps the hashes too.
+type secretList func(*OAuthClient) *[]Secret
+
+func (f secretList) field(c *OAuthClient) any { return f(c) }
+func (f secretList) appendJSON(dst []byte, c *OAuthClient) []byte {
+	return append(dst, marshalSecrets(*f(c), false)...)
+}
+func (f secretList) decodeJSON(c *OAuthClient, raw []byte) error {
+	s, err := unmarshalSecrets(raw)
+	if err == nil {
+		*f(c) = s
+	}
+	return err
+}
+func (f secretList) equal(a, b *OAuthClient) bool {
+	return bytes.Equal(marshalSecrets(*f(a), true), marshalSecrets(*f(b), true))
+}
+func (f secretList) copy(dst, src *OAuthClient) {
+	out := make([]Secret, len(*f(src)))
+	for i, s := range *f(src) {
+		s.Hash = slices.Clone(s.Hash)
+		s.Expires, s.LastUsed = clonePtr(s.Expires), clonePtr(s.LastUsed)
+		out[i] = s
+	}
+	*f(dst) = out
+}
+func (f secretList) columnKind() ColumnKind { return ColumnText }
+func (f secretList) columnValue(c *OAuthClient) any {
+	return string(marshalSecrets(*f(c), true))
+}
+func (f secretList) load(c *OAuthClient, v Cell) error {
+	if !v.Valid {
+		*f(c) = []Secret{}
+		return nil
+	}
+	return f.decodeJSON(c, []byte(v.Text))
+}
