@@ -92,7 +92,9 @@ func endsTokens(before, after *models.OAuthClient) bool {
 	case after == nil:
 		return true
 	}
-	return after.TokenGeneration != before.TokenGeneration
+	// A secret deleted, dropped or given an earlier expiry ends the tokens
+	// issued with it; other servers learn so from the event.
+	return after.TokenGeneration != before.TokenGeneration || models.DropsSecret(before, after)
 }
 
 const insertTokenEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"

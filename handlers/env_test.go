@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clientele/clientele/authserver"
+	"github.com/clientele/clientele/clientkeys"
 	"github.com/clientele/clientele/db"
 	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/internal/pgtest"
@@ -58,6 +59,10 @@ type envOptions struct {
 	cors      []string
 	logs      io.Writer
 	keys      token.KeyOptions
+	// now is the clock of the whole stack (time.Now when nil).
+	now func() time.Time
+	// fetcher fetches clients' jwksUri (none when nil).
+	fetcher *clientkeys.Fetcher
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, envOptions{}) }
@@ -80,7 +85,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("LoadKeys: %v", err)
 	}
-	tracker := token.NewTracker(store, token.TrackerOptions{PollInterval: 100 * time.Millisecond})
+	tracker := token.NewTracker(store, token.TrackerOptions{PollInterval: 100 * time.Millisecond, Clock: o.now})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tracker.Run(ctx) }()
 	t.Cleanup(func() {
@@ -97,6 +102,8 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		Spec:        []byte("openapi: 3.0.3\n"),
 		Metrics:     o.metrics,
 		CORSOrigins: o.cors,
+		Now:         o.now,
+		JWKSFetcher: o.fetcher,
 	}
 	if o.logs != nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(o.logs, nil))
