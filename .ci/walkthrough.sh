@@ -18,7 +18,10 @@ timeout 300 bash -euo pipefail walkthrough.sh > "$out" 2>&1 || { cat "$out"; ech
 cat "$out"
 for want in '"secret": "' '"description": "Deploys Acme"' '"businessName": "Acme Corp"' \
             'X-Total-Count: 1' '"detailCode": "400.1.1 Illegal update attempt"' '^204$' \
-            '"type":"patched"' '^event: created$'; do
+            '"type":"patched"' '^event: created$' \
+            '^Bearer$' '"hint": "' '"expires": "'; do
   grep -q -- "$want" "$out" || { echo "walkthrough output lacks: $want"; exit 1; }
 done
+# During the grace both the old and the new secret get a token.
+[ "$(grep -c '^Bearer$' "$out")" = 2 ] || { echo "walkthrough: not both secrets got a token during the grace"; exit 1; }
 echo "walkthrough: every step answered as the README says"
