@@ -58,6 +58,7 @@ type options struct {
 	matrix      bool
 	pprofAddr   string
 	loadgen     string
+	server      string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&o.maxRequests, "max-requests", 2_000_000, "most requests per scenario")
 	flag.BoolVar(&o.matrix, "matrix", false, "run 1 000 and 100 000 clients on SQLite and PostgreSQL")
 	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "start the server with pprof on this loopback address")
+	flag.StringVar(&o.server, "server", "", "a server binary built before, to measure instead of building this tree (an A/B run)")
 	flag.StringVar(&o.loadgen, "loadgen", "", "load generator: wrk (the default when installed) or go")
 	flag.Parse()
 	if o.loadgen == "" {
@@ -94,7 +96,9 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "clientele")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if o.server != "" {
+		bin = o.server
+	} else if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v: %s", err, out)
 	}
 	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario; load generator: %s\n\n",
