@@ -7,6 +7,8 @@ import type { components, paths } from "./schema";
 
 type OAuthClient = components["schemas"]["OAuthClient"];
 type ErrorResponse = components["schemas"]["ErrorResponse"];
+type ClientSecret = components["schemas"]["ClientSecret"];
+type NewClientSecret = components["schemas"]["NewClientSecret"];
 
 export async function walkthrough(baseUrl: string, clientId: string, clientSecret: string): Promise<OAuthClient[]> {
   const api = createClient<paths>({ baseUrl });
@@ -71,6 +73,35 @@ export async function walkthrough(baseUrl: string, clientId: string, clientSecre
     const detailCode: string = (refused.error as ErrorResponse).detailCode;
     console.log(detailCode, refused.error);
   }
+
+  // A rotation with grace: the old secret keeps working for an hour beside the new one.
+  const graced = await api.POST("/oauth-clients/{id}/secret", {
+    params: { path: { id } },
+    headers: auth,
+    body: { graceSeconds: 3600 },
+  });
+  const gracedSecret: string | null | undefined = graced.data?.secret;
+
+  const secrets = await api.GET("/oauth-clients/{id}/secrets", { params: { path: { id } }, headers: auth });
+  if (!secrets.data) throw new Error(describe(secrets.error));
+  const live: ClientSecret[] = secrets.data;
+  const expiring = live.find((s) => s.expires !== null);
+  if (expiring) {
+    const dropped = await api.DELETE("/oauth-clients/{id}/secrets/{secretId}", {
+      params: { path: { id, secretId: expiring.id } },
+      headers: auth,
+    });
+    console.log(expiring.hint, dropped.response.status);
+  }
+
+  const added = await api.POST("/oauth-clients/{id}/secrets", {
+    params: { path: { id } },
+    headers: auth,
+    body: { expiresInSeconds: 86400 },
+  });
+  if (!added.data) throw new Error(describe(added.error));
+  const addedSecret: NewClientSecret = added.data;
+  console.log(gracedSecret !== addedSecret.secret, addedSecret.id, addedSecret.expires);
 
   const rotated = await api.POST("/oauth-clients/{id}/secret", { params: { path: { id } }, headers: auth });
   const newSecret: string | null | undefined = rotated.data?.secret;
