@@ -14,7 +14,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -157,7 +156,8 @@ func machine() string {
 
 // seed stores n clients directly through the store, before the server
 // starts: names bench-000000 …, every one able to get tokens.
-func seed(dbURL string, n int) ([]string, error) {
+// The second, when jwks is given, authenticates by private_key_jwt with it.
+func seed(dbURL string, n int, jwks []byte) ([]string, error) {
 	ctx := context.Background()
 	s, err := db.Open(ctx, dbURL)
 	if err != nil {
@@ -188,6 +188,10 @@ func seed(dbURL string, n int) ([]string, error) {
 				c.GrantTypes = []models.GrantType{models.GrantClientCredentials}
 				c.Scope = []string{models.ScopeRead}
 				c.Secrets = []models.Secret{secret}
+				if i == 1 && jwks != nil {
+					c.TokenEndpointAuthMethods = []models.AuthMethod{models.AuthPrivateKeyJWT}
+					c.JWKS = models.KeySet(jwks)
+				}
 				if _, err := s.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
 					errs <- err
 					return
@@ -292,6 +296,9 @@ func token(base, id, secret string) (string, error) {
 type scenario struct {
 	name string
 	make func(worker, i int) *http.Request
+	// fresh scenarios need a new request every time (a client assertion
+	// is accepted once), so wrk cannot replay them: they run on Go's client.
+	fresh bool
 }
 
 type result struct {
@@ -362,7 +369,11 @@ func drive(o options, sc scenario) result {
 
 func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	seedStart := time.Now()
-	ids, err := seed(dbURL, clients)
+	key, err := newAssertionKey()
+	if err != nil {
+		return err
+	}
+	ids, err := seed(dbURL, clients, key.jwks())
 	if err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
@@ -395,20 +406,28 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	}
 	listPath := "/oauth-clients?limit=250&filters=" + url.QueryEscape(`name sw "bench-0001"`)
 	tokenForm := url.Values{"grant_type": {"client_credentials"}, "client_id": {ids[0]}, "client_secret": {seededSecret}}.Encode()
+	tokenRequest := func(form func() string) func(int, int) *http.Request {
+		return func(int, int) *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, srv.base+"/oauth/token", strings.NewReader(form()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		}
+	}
 	scenarios := []scenario{
-		{"GET /healthz (ceiling)", func(int, int) *http.Request {
+		{name: "GET /healthz (ceiling)", make: func(int, int) *http.Request {
 			req, _ := http.NewRequest(http.MethodGet, srv.base+"/healthz", nil)
 			return req
 		}},
-		{"GET /oauth-clients/{id}", func(int, int) *http.Request { return get("/oauth-clients/" + ids[rand.IntN(len(ids))]) }},
-		{"PATCH, one hot client", func(w, i int) *http.Request { return patch(ids[0], w*1_000_000+i) }},
-		{"PATCH, spread over 1 000", func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }},
-		{`GET list, name sw "…", limit=250`, func(int, int) *http.Request { return get(listPath) }},
-		{"POST /oauth/token", func(int, int) *http.Request {
-			req, _ := http.NewRequest(http.MethodPost, srv.base+"/oauth/token", bytes.NewReader([]byte(tokenForm)))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			return req
-		}},
+		{name: "GET /oauth-clients/{id}", make: func(int, int) *http.Request { return get("/oauth-clients/" + ids[rand.IntN(len(ids))]) }},
+		{name: "PATCH, one hot client", make: func(w, i int) *http.Request { return patch(ids[0], w*1_000_000+i) }},
+		{name: "PATCH, spread over 1 000", make: func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }},
+		{name: `GET list, name sw "…", limit=250`, make: func(int, int) *http.Request { return get(listPath) }},
+		{name: "POST /oauth/token", make: tokenRequest(func() string { return tokenForm })},
+		// Secret and private_key_jwt side by side on the same (Go) load
+		// generator, each request with its own assertion.
+		{name: "POST /oauth/token, client_secret_post, Go client", make: tokenRequest(func() string { return tokenForm }), fresh: true},
+		{name: "POST /oauth/token, private_key_jwt ES256, fresh assertion, Go client", fresh: true,
+			make: tokenRequest(func() string { return key.form(ids[1], srv.base+"/oauth/token") })},
 	}
 	results := make([]result, len(scenarios))
 	for i, sc := range scenarios {
@@ -417,8 +436,8 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	// The same spread PATCH load again while followers read the change
 	// feed as Server-Sent Events: the cost of the feed to the writers.
 	feed, err := followFeed(srv.base, auth, feedFollowers, func() result {
-		return load(o, scenario{fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers),
-			func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }})
+		return load(o, scenario{name: fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers),
+			make: func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }})
 	})
 	if err != nil {
 		return err

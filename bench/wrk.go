@@ -42,7 +42,7 @@ func loadGenerator(o options) string {
 
 // load drives sc with the chosen load generator.
 func load(o options, sc scenario) result {
-	if o.loadgen != "wrk" {
+	if o.loadgen != "wrk" || sc.fresh {
 		return drive(o, sc)
 	}
 	r, err := driveWrk(o, sc)
