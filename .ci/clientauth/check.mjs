@@ -81,7 +81,9 @@ async function grantWithKey (what, clientId, privateKey, kid) {
     if (use.status !== 200) throw new Error(`the token reads its own client: ${use.status}`)
     pass(what)
   } catch (err) {
-    fail(what, `${err.code ?? ''} ${err.message} ${JSON.stringify(err.cause ?? '')}`)
+    // openid-client keeps the server's answer on the error; its body says why.
+    const body = err.response && !err.response.bodyUsed ? await err.response.text().catch(() => '') : ''
+    fail(what, `${err.code ?? ''} ${err.message} ${err.error_description ?? ''} ${body}`)
   }
 }
 
