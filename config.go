@@ -25,6 +25,7 @@ type config struct {
 	signingAlg, keyPublishLead, keyRotationInterval  string
 	keyEncryptionKey                                 string
 	historyRetention                                 string
+	allowPrivateWebhooks                             bool
 }
 
 // envName is the environment variable of a flag: CLIENTELE_ and the flag's
@@ -69,6 +70,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.signingAlg, "signing-alg", token.Algorithms[0], "`algorithm` of new signing keys: "+strings.Join(token.Algorithms, ", ")+"; older keys keep theirs")
 	fs.StringVar(&cfg.keyPublishLead, "key-publish-lead", "10m", "how long a new signing key is published before it signs, a `duration`")
 	fs.StringVar(&cfg.keyRotationInterval, "key-rotation-interval", "720h", "rotate the signing key this often, a `duration`; 0 turns it off")
+	fs.BoolVar(&cfg.allowPrivateWebhooks, "allow-private-webhooks", false, "accept webhooks on private, loopback and link-local addresses")
 	fs.StringVar(&cfg.historyRetention, "history-retention", "2160h", "keep the events of clients (history, feed, restore) this long, a `duration`")
 	return fs
 }

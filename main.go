@@ -27,6 +27,7 @@ import (
 	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/ratelimit"
 	"github.com/clientele/clientele/token"
+	"github.com/clientele/clientele/webhooks"
 )
 
 //go:embed openapi.yaml
@@ -190,6 +191,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		pruneHistory(trackerCtx, store, retention, time.Now, logger)
 	}()
 
+	// Deliveries to webhooks, from the outbox every write fills.
+	dispatchDone := make(chan struct{})
+	go func() {
+		defer close(dispatchDone)
+		(&webhooks.Dispatcher{Store: store, Issuer: cfg.issuer, Render: handlers.RenderEventJSON,
+			AllowPrivate: cfg.allowPrivateWebhooks, Log: logger}).Run(trackerCtx)
+	}()
+
 	stopStreams := make(chan struct{})
 	hcfg := handlers.Config{
 		Store:   store,
@@ -201,6 +210,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:  logger,
 		Metrics: cfg.metrics,
 		Stop:    stopStreams,
+
+		AllowPrivateWebhooks: cfg.allowPrivateWebhooks,
 		// Failures are limited per client id and address: without the
 		// proxies' word on the address, one caller behind a proxy could
 		// lock a client out for every other caller behind it.
@@ -256,6 +267,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	<-keysDone
 	<-listenDone
 	<-pruneDone
+	<-dispatchDone
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

@@ -74,6 +74,9 @@ func (s *Store) appendEvent(ctx context.Context, tx execQuerier, typ events.Type
 		ev.Actor, ev.TrackingID, now.UnixMilli(), b, a); err != nil {
 		return events.Event{}, fmt.Errorf("recording the event: %w", err)
 	}
+	if err := s.appendDeliveries(ctx, tx, &ev); err != nil {
+		return events.Event{}, fmt.Errorf("queueing the event for webhooks: %w", err)
+	}
 	return ev, nil
 }
 

@@ -165,6 +165,38 @@ var migrations = []migration{
 				'created', to_char(to_timestamp(modified / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
 				'expires', NULL, 'lastUsed', NULL, 'hint', NULL, 'hash', encode(secret_hash, 'hex')))::text`),
 	},
+	{
+		// A delivery row is written with the event it carries, in the
+		// same transaction (a transactional outbox); it is deleted once
+		// delivered or given up.
+		version:  7,
+		name:     "webhooks and their deliveries",
+		sqlite:   webhookTables("INTEGER"),
+		postgres: webhookTables("BIGINT"),
+	},
+}
+
+// webhookTables is migration 7 for a dialect's integer type.
+func webhookTables(integer string) []string {
+	return []string{
+		`CREATE TABLE webhooks (
+			id TEXT PRIMARY KEY,
+			url TEXT NOT NULL,
+			secret TEXT NOT NULL,
+			event_types TEXT NOT NULL,
+			exclude_actors TEXT NOT NULL,
+			created ` + integer + ` NOT NULL
+		)`,
+		`CREATE TABLE webhook_deliveries (
+			webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+			seq ` + integer + ` NOT NULL,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			first_attempt ` + integer + `,
+			next_attempt ` + integer + ` NOT NULL,
+			lease_until ` + integer + ` NOT NULL DEFAULT 0,
+			PRIMARY KEY (webhook_id, seq)
+		)`,
+	}
 }
 
 // clientEvents is migration 3 for a dialect's integer type.

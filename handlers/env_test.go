@@ -63,6 +63,8 @@ type envOptions struct {
 	now func() time.Time
 	// fetcher fetches clients' jwksUri (none when nil).
 	fetcher *clientkeys.Fetcher
+	// allowPrivateWebhooks accepts webhooks on loopback addresses.
+	allowPrivateWebhooks bool
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, envOptions{}) }
@@ -104,6 +106,8 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		CORSOrigins: o.cors,
 		Now:         o.now,
 		JWKSFetcher: o.fetcher,
+
+		AllowPrivateWebhooks: o.allowPrivateWebhooks,
 	}
 	if o.logs != nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(o.logs, nil))

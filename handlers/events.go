@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -142,4 +143,14 @@ func (s *Server) listOauthClientEvents(c echo.Context) error {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// RenderEventJSON is ev's wire form as JSON, the data of a webhook
+// delivery.
+func RenderEventJSON(ev *events.Event) (json.RawMessage, error) {
+	r, err := RenderEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(r)
 }

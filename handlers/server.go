@@ -23,6 +23,7 @@ import (
 	"github.com/clientele/clientele/query"
 	"github.com/clientele/clientele/ratelimit"
 	"github.com/clientele/clientele/token"
+	"github.com/clientele/clientele/webhooks"
 )
 
 // Store is what the HTTP layer needs of the store. db.Store implements it.
@@ -42,6 +43,11 @@ type Store interface {
 	Events(ctx context.Context, after int64, limit int) ([]events.Event, error)
 	EventsWritten() <-chan struct{}
 	LastEventSeq(ctx context.Context) (int64, error)
+	// CreateWebhook, Webhooks, Webhook and DeleteWebhook keep the webhooks.
+	CreateWebhook(ctx context.Context, w webhooks.Subscription) error
+	Webhooks(ctx context.Context) ([]webhooks.Subscription, error)
+	Webhook(ctx context.Context, id string) (webhooks.Subscription, error)
+	DeleteWebhook(ctx context.Context, id string) error
 	ClientHistory(ctx context.Context, id string, limit, offset int) ([]events.Event, error)
 	ClientEvent(ctx context.Context, id string, seq int64) (events.Event, error)
 }
@@ -80,6 +86,9 @@ type Config struct {
 	// Stop, when closed, ends the event streams, which would otherwise keep
 	// a graceful shutdown waiting; nil for never.
 	Stop <-chan struct{}
+	// AllowPrivateWebhooks accepts webhooks on private and loopback
+	// addresses.
+	AllowPrivateWebhooks bool
 }
 
 // Server holds the dependencies every handler uses.
@@ -97,6 +106,8 @@ type Server struct {
 	now       func() time.Time
 	stop      <-chan struct{}
 	feed      *feedHub
+
+	allowPrivateWebhooks bool
 }
 
 // New returns the Echo instance serving the whole API.
@@ -112,6 +123,8 @@ func New(cfg Config) *echo.Echo {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		stop:      cfg.Stop,
+
+		allowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -184,6 +197,11 @@ func (s *Server) routes(e *echo.Echo) {
 		e.POST(prefix+"/oauth-clients/:id/secrets", s.addOauthClientSecret, manage...)
 		e.DELETE(prefix+"/oauth-clients/:id/secrets/:secretId", s.deleteOauthClientSecret, manage...)
 	}
+	all := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeAll)}
+	e.GET("/webhooks", s.listWebhooks, all...)
+	e.POST("/webhooks", s.createWebhook, all...)
+	e.GET("/webhooks/:id", s.getWebhook, all...)
+	e.DELETE("/webhooks/:id", s.deleteWebhook, all...)
 	e.POST("/oauth/token", s.createToken)
 	e.POST("/oauth/introspect", s.introspectToken)
 	e.POST("/oauth/revoke", s.revokeToken)

@@ -186,3 +186,27 @@ var special = []netip.Prefix{
 }
 
 var _ Resolver = net.DefaultResolver
+
+// Subscription is one webhook: where events go and which.
+type Subscription struct {
+	ID  string
+	URL string
+	// Secret signs every delivery; shown once, when the webhook is made.
+	Secret string
+	// EventTypes are the event types delivered; empty for all.
+	EventTypes []string
+	// ExcludeActors are the actors whose events are not delivered, so a
+	// system that writes through the API need not hear its own writes.
+	ExcludeActors []string
+	Created       time.Time
+}
+
+// Delivery is one event due to one webhook.
+type Delivery struct {
+	WebhookID string
+	Seq       int64
+	// Attempts is how many attempts failed so far; FirstAttempt is when
+	// the first was made (zero before it).
+	Attempts     int
+	FirstAttempt time.Time
+}

@@ -1,4 +1,4 @@
-package webhooks
+package webhooks_test
 
 import (
 	"context"
@@ -13,19 +13,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clientele/clientele/webhooks"
 )
 
 // TestSignMatchesTheSpecVector reproduces the Standard Webhooks reference
 // signature (secret, id, timestamp and payload of the specification).
 func TestSignMatchesTheSpecVector(t *testing.T) {
-	h, err := Sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), []byte(`{"test": 2432232314}`))
+	h, err := webhooks.Sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), []byte(`{"test": 2432232314}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; h.Signature != want || h.Timestamp != "1614265330" {
 		t.Errorf("Sign = %+v, want signature %s", h, want)
 	}
-	if _, err := Sign("whsec_!!", "m", time.Now(), nil); err == nil {
+	if _, err := webhooks.Sign("whsec_!!", "m", time.Now(), nil); err == nil {
 		t.Error("a secret that is not base64 signed")
 	}
 }
@@ -58,12 +60,12 @@ func verify(secret string, header http.Header, body []byte, now time.Time) error
 }
 
 func TestDeliveriesVerify(t *testing.T) {
-	secret, err := NewSecret()
+	secret, err := webhooks.NewSecret()
 	if err != nil || !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("NewSecret = %q, %v", secret, err)
 	}
 	data := json.RawMessage(`{"seq":7,"type":"patched","patch":[{"op":"replace","path":"/name","value":"x"}]}`)
-	body, err := Envelope("https://clientele.example", "0190f1a2b3c47d8e9fa0b1c2d3e4f5a7", "patched", "c1", "2026-07-11T18:45:37.098Z", data)
+	body, err := webhooks.Envelope("https://clientele.example", "0190f1a2b3c47d8e9fa0b1c2d3e4f5a7", "patched", "c1", "2026-07-11T18:45:37.098Z", data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func TestDeliveriesVerify(t *testing.T) {
 		t.Errorf("envelope %s", body)
 	}
 	now := time.Now()
-	h, err := Sign(secret, "0190f1a2b3c47d8e9fa0b1c2d3e4f5a7", now, body)
+	h, err := webhooks.Sign(secret, "0190f1a2b3c47d8e9fa0b1c2d3e4f5a7", now, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestDeliveriesVerify(t *testing.T) {
 	if err := verify(secret, header, body, now); err != nil {
 		t.Errorf("a receiver refuses our delivery: %v", err)
 	}
-	other, _ := NewSecret()
+	other, _ := webhooks.NewSecret()
 	if err := verify(other, header, body, now); err == nil {
 		t.Error("another secret verifies")
 	}
@@ -103,7 +105,7 @@ func TestNextAttempt(t *testing.T) {
 	var waits []time.Duration
 	for {
 		n++
-		next, ok := NextAttempt(first, at, n)
+		next, ok := webhooks.NextAttempt(first, at, n)
 		if !ok {
 			break
 		}
@@ -113,10 +115,10 @@ func TestNextAttempt(t *testing.T) {
 	if waits[0] != time.Second || waits[1] != 2*time.Second || waits[11] != 2048*time.Second || waits[12] != time.Hour || waits[len(waits)-1] != time.Hour {
 		t.Errorf("waits %v", waits)
 	}
-	if at.Sub(first) > GiveUpAfter || at.Add(time.Hour).Sub(first) <= GiveUpAfter {
+	if at.Sub(first) > webhooks.GiveUpAfter || at.Add(time.Hour).Sub(first) <= webhooks.GiveUpAfter {
 		t.Errorf("the last attempt is %v after the first; the schedule should end within an hour of 24 h", at.Sub(first))
 	}
-	if _, ok := NextAttempt(first, first.Add(GiveUpAfter), 1); ok {
+	if _, ok := webhooks.NextAttempt(first, first.Add(webhooks.GiveUpAfter), 1); ok {
 		t.Error("a delivery 24 h old is retried")
 	}
 }
@@ -159,9 +161,9 @@ func TestCheckTarget(t *testing.T) {
 		{"https://user:pw@public.example/hook", true, false},
 		{"/hook", true, false},
 	} {
-		err := CheckTarget(context.Background(), tc.url, tc.allowPrivate, r)
+		err := webhooks.CheckTarget(context.Background(), tc.url, tc.allowPrivate, r)
 		if (err == nil) != tc.ok {
-			t.Errorf("CheckTarget(%s, allowPrivate=%v) = %v, want ok %v", tc.url, tc.allowPrivate, err, tc.ok)
+			t.Errorf("webhooks.CheckTarget(%s, allowPrivate=%v) = %v, want ok %v", tc.url, tc.allowPrivate, err, tc.ok)
 		}
 	}
 }

@@ -1,0 +1,179 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
+	"github.com/clientele/clientele/webhooks"
+)
+
+// insertDeliveriesSQL is the outbox: with each event, one delivery row for
+// every webhook that wants it (its types empty or naming the event's type,
+// its excluded actors not naming the event's actor), due at once. The
+// lists are JSON arrays of strings, matched as quoted strings.
+const insertDeliveriesSQL = `INSERT INTO webhook_deliveries (webhook_id, seq, next_attempt)
+	SELECT id, ?, 0 FROM webhooks
+	WHERE (event_types = '[]' OR event_types LIKE ? ESCAPE '\') AND exclude_actors NOT LIKE ? ESCAPE '\'`
+
+// appendDeliveries queues ev for the webhooks that want it, in ev's
+// transaction.
+func (s *Store) appendDeliveries(ctx context.Context, tx execQuerier, ev *events.Event) error {
+	typ, _ := json.Marshal(string(ev.Type))
+	actor, _ := json.Marshal(ev.Actor)
+	_, err := tx.ExecContext(ctx, s.rebind(insertDeliveriesSQL), ev.Seq,
+		"%"+likeEscape(string(typ))+"%", "%"+likeEscape(string(actor))+"%")
+	return err
+}
+
+func webhookNotFound(id string) error { return apierrors.NewNotFound("webhook " + id) }
+
+// CreateWebhook stores w; it receives the events committed after it.
+func (s *Store) CreateWebhook(ctx context.Context, w webhooks.Subscription) error {
+	types, _ := json.Marshal(nonNilStrings(w.EventTypes))
+	actors, _ := json.Marshal(nonNilStrings(w.ExcludeActors))
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind("INSERT INTO webhooks (id, url, secret, event_types, exclude_actors, created) VALUES (?, ?, ?, ?, ?, ?)"),
+			w.ID, w.URL, w.Secret, string(types), string(actors), w.Created.UnixMilli())
+		return err
+	})
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+const webhookColumns = "id, url, secret, event_types, exclude_actors, created"
+
+func scanWebhook(sc scanner) (webhooks.Subscription, error) {
+	var (
+		w             webhooks.Subscription
+		types, actors string
+		created       int64
+	)
+	if err := sc.Scan(&w.ID, &w.URL, &w.Secret, &types, &actors, &created); err != nil {
+		return w, err
+	}
+	w.Created = fromMillis(created)
+	if err := json.Unmarshal([]byte(types), &w.EventTypes); err != nil {
+		return w, err
+	}
+	return w, json.Unmarshal([]byte(actors), &w.ExcludeActors)
+}
+
+// Webhooks returns every webhook, oldest first.
+func (s *Store) Webhooks(ctx context.Context) ([]webhooks.Subscription, error) {
+	rdb, _ := s.r.DB()
+	rows, err := rdb.QueryContext(ctx, "SELECT "+webhookColumns+" FROM webhooks ORDER BY created, id")
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := []webhooks.Subscription{}
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, w)
+	}
+	return out, translate(rows.Err())
+}
+
+// Webhook returns the webhook id, or a 404.
+func (s *Store) Webhook(ctx context.Context, id string) (webhooks.Subscription, error) {
+	rdb, _ := s.r.DB()
+	w, err := scanWebhook(rdb.QueryRowContext(ctx, s.rebind("SELECT "+webhookColumns+" FROM webhooks WHERE id = ?"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, webhookNotFound(id)
+	}
+	return w, translate(err)
+}
+
+// DeleteWebhook deletes the webhook and its pending deliveries, or is a 404.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM webhook_deliveries WHERE webhook_id = ?"), id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.rebind("DELETE FROM webhooks WHERE id = ?"), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return webhookNotFound(id)
+		}
+		return nil
+	})
+}
+
+// DueDeliveries returns, for up to limit webhooks, the oldest pending
+// delivery when it is due at now and no server holds its lease: each
+// webhook gets its events one at a time, in seq order.
+func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]webhooks.Delivery, error) {
+	rdb, _ := s.r.DB()
+	ms := now.UnixMilli()
+	rows, err := rdb.QueryContext(ctx, s.rebind(`SELECT d.webhook_id, d.seq, d.attempts, d.first_attempt FROM webhook_deliveries d
+		WHERE d.seq = (SELECT min(e.seq) FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id)
+		AND d.next_attempt <= ? AND d.lease_until <= ? ORDER BY d.next_attempt LIMIT ?`), ms, ms, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []webhooks.Delivery
+	for rows.Next() {
+		var (
+			d     webhooks.Delivery
+			first *int64
+		)
+		if err := rows.Scan(&d.WebhookID, &d.Seq, &d.Attempts, &first); err != nil {
+			return nil, translate(err)
+		}
+		if first != nil {
+			d.FirstAttempt = fromMillis(*first)
+		}
+		out = append(out, d)
+	}
+	return out, translate(rows.Err())
+}
+
+// LeaseDelivery gives this server the delivery until until, if it is still
+// due and unleased at now: of several servers, one wins.
+func (s *Store) LeaseDelivery(ctx context.Context, d webhooks.Delivery, now, until time.Time) (bool, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET lease_until = ?
+			WHERE webhook_id = ? AND seq = ? AND lease_until <= ? AND next_attempt <= ?`),
+			until.UnixMilli(), d.WebhookID, d.Seq, now.UnixMilli(), now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
+// DeliveryDone forgets a delivery that succeeded or was given up.
+func (s *Store) DeliveryDone(ctx context.Context, d webhooks.Delivery) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind("DELETE FROM webhook_deliveries WHERE webhook_id = ? AND seq = ?"), d.WebhookID, d.Seq)
+		return err
+	})
+}
+
+// DeliveryFailed records a failed attempt and when to try next.
+func (s *Store) DeliveryFailed(ctx context.Context, d webhooks.Delivery, next time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET attempts = ?, first_attempt = ?, next_attempt = ?, lease_until = 0
+			WHERE webhook_id = ? AND seq = ?`), d.Attempts, d.FirstAttempt.UnixMilli(), next.UnixMilli(), d.WebhookID, d.Seq)
+		return err
+	})
+}
