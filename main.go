@@ -191,14 +191,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		pruneHistory(trackerCtx, store, retention, time.Now, logger)
 	}()
 
-	// Deliveries to webhooks, from the outbox every write fills.
-	dispatchDone := make(chan struct{})
-	go func() {
-		defer close(dispatchDone)
-		(&webhooks.Dispatcher{Store: store, Issuer: cfg.issuer, Render: handlers.RenderEventJSON,
-			AllowPrivate: cfg.allowPrivateWebhooks, Log: logger}).Run(trackerCtx)
-	}()
-
 	stopStreams := make(chan struct{})
 	hcfg := handlers.Config{
 		Store:   store,
@@ -230,8 +222,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		hcfg.AuthFailures = ratelimit.New(authRate, time.Now)
 	}
 
+	var deliveryCounters webhooks.Counters
+	hcfg.WebhookCounters = &deliveryCounters
+	handler := handlers.New(hcfg)
+	// Deliveries to webhooks, from the outbox every write fills.
+	dispatchDone := make(chan struct{})
+	go func() {
+		defer close(dispatchDone)
+		(&webhooks.Dispatcher{Store: store, Issuer: cfg.issuer, Render: handlers.RenderEventJSON,
+			AllowPrivate: cfg.allowPrivateWebhooks, Log: logger, Counters: deliveryCounters}).Run(trackerCtx)
+	}()
+
 	srv := &http.Server{
-		Handler:           handlers.New(hcfg),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

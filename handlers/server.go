@@ -89,6 +89,9 @@ type Config struct {
 	// AllowPrivateWebhooks accepts webhooks on private and loopback
 	// addresses.
 	AllowPrivateWebhooks bool
+	// WebhookCounters, when set and Metrics is on, is filled with the hooks
+	// that measure webhook deliveries in /metrics, for the Dispatcher.
+	WebhookCounters *webhooks.Counters
 }
 
 // Server holds the dependencies every handler uses.
@@ -135,6 +138,9 @@ func New(cfg Config) *echo.Echo {
 	s.feed = newFeedHub(s.store, s.log, s.stop)
 	if cfg.Metrics {
 		s.metrics = newMetrics()
+		if cfg.WebhookCounters != nil {
+			*cfg.WebhookCounters = s.metrics.webhookCounters()
+		}
 		s.store = timedStore{Store: s.store, m: s.metrics}
 	}
 	s.auth = authserver.New(authserver.Config{
