@@ -14,6 +14,34 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
+// oneBody and manyBodies are the two forms of createOauthClient's body.
+func oneBody(t *testing.T, v clientele.CreateOAuthClientRequest) clientele.CreateOauthClientJSONRequestBody {
+	t.Helper()
+	var b clientele.CreateOAuthClientBody
+	if err := b.FromCreateOAuthClientRequest(v); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func manyBodies(t *testing.T, v ...clientele.CreateOAuthClientRequest) clientele.CreateOauthClientJSONRequestBody {
+	t.Helper()
+	var b clientele.CreateOAuthClientBody
+	if err := b.FromCreateOAuthClientsRequest(v); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func createdOne(t *testing.T, r *clientele.CreateOauthClientResponse) clientele.OAuthClientWithSecret {
+	t.Helper()
+	one, err := r.JSON201.AsOAuthClientWithSecret()
+	if err != nil {
+		t.Fatalf("decoding a created client: %v %s", err, r.Body)
+	}
+	return one
+}
+
 func bearer(tok string) clientele.RequestEditorFn {
 	return func(_ context.Context, r *http.Request) error {
 		r.Header.Set("Authorization", "Bearer "+tok)
@@ -40,17 +68,18 @@ func TestSDKWalkthrough(t *testing.T) {
 	}
 	auth := bearer(tok.JSON200.AccessToken)
 
-	created, err := c.CreateOauthClientWithResponse(ctx, &clientele.CreateOauthClientParams{}, clientele.CreateOauthClientJSONRequestBody{
+	createdResp, err := c.CreateOauthClientWithResponse(ctx, &clientele.CreateOauthClientParams{}, oneBody(t, clientele.CreateOAuthClientRequest{
 		Name: "Acme CI", Tenant: ptr("acme"), GrantTypes: []clientele.GrantType{clientele.CLIENTCREDENTIALS},
-		Scope: &[]string{"sp:oauth-client:read"}}, auth)
-	if err != nil || created.JSON201 == nil {
-		t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
+		Scope: &[]string{"sp:oauth-client:read"}}), auth)
+	if err != nil || createdResp.JSON201 == nil {
+		t.Fatalf("create: %v %d %s", err, createdResp.StatusCode(), createdResp.Body)
 	}
-	id := created.JSON201.Id
-	if created.JSON201.Secret == nil || len(*created.JSON201.Secret) != 64 {
-		t.Errorf("secret %v", created.JSON201.Secret)
+	created := createdOne(t, createdResp)
+	id := created.Id
+	if created.Secret == nil || len(*created.Secret) != 64 {
+		t.Errorf("secret %v", created.Secret)
 	}
-	if loc := created.HTTPResponse.Header.Get("Location"); loc != "/oauth-clients/"+id {
+	if loc := createdResp.HTTPResponse.Header.Get("Location"); loc != "/oauth-clients/"+id {
 		t.Errorf("Location %q", loc)
 	}
 
@@ -97,7 +126,7 @@ func TestSDKWalkthrough(t *testing.T) {
 	}
 
 	rotated, err := c.RotateOauthClientSecretWithResponse(ctx, id, &clientele.RotateOauthClientSecretParams{}, clientele.RotateOauthClientSecretJSONRequestBody{}, auth)
-	if err != nil || rotated.JSON200 == nil || rotated.JSON200.Secret == nil || *rotated.JSON200.Secret == *created.JSON201.Secret {
+	if err != nil || rotated.JSON200 == nil || rotated.JSON200.Secret == nil || *rotated.JSON200.Secret == *created.Secret {
 		t.Fatalf("rotate: %v %s", err, rotated.Body)
 	}
 
@@ -134,15 +163,16 @@ func TestSailPointStyleClient(t *testing.T) {
 	auth := bearer(tok.JSON200.AccessToken)
 
 	v3, _ := clientele.NewClientWithResponses(s.base + "/v3")
-	created, err := v3.CreateOauthClientWithResponse(ctx, &clientele.CreateOauthClientParams{}, clientele.CreateOauthClientJSONRequestBody{
-		Name: "from SailPoint", GrantTypes: []clientele.GrantType{clientele.CLIENTCREDENTIALS}}, auth)
-	if err != nil || created.JSON201 == nil {
-		t.Fatalf("create under /v3: %v %s", err, created.Body)
+	createdResp, err := v3.CreateOauthClientWithResponse(ctx, &clientele.CreateOauthClientParams{}, oneBody(t, clientele.CreateOAuthClientRequest{
+		Name: "from SailPoint", GrantTypes: []clientele.GrantType{clientele.CLIENTCREDENTIALS}}), auth)
+	if err != nil || createdResp.JSON201 == nil {
+		t.Fatalf("create under /v3: %v %s", err, createdResp.Body)
 	}
-	if loc := created.HTTPResponse.Header.Get("Location"); loc != "/v3/oauth-clients/"+created.JSON201.Id {
+	created := createdOne(t, createdResp)
+	if loc := createdResp.HTTPResponse.Header.Get("Location"); loc != "/v3/oauth-clients/"+created.Id {
 		t.Errorf("Location %q", loc)
 	}
-	patched, err := v3.PatchOauthClientWithApplicationJSONPatchPlusJSONBodyWithResponse(ctx, created.JSON201.Id, &clientele.PatchOauthClientParams{},
+	patched, err := v3.PatchOauthClientWithApplicationJSONPatchPlusJSONBodyWithResponse(ctx, created.Id, &clientele.PatchOauthClientParams{},
 		[]clientele.JsonPatchOperation{{Op: clientele.Replace, Path: "/enabled", Value: false}}, auth)
 	if err != nil || patched.JSON200 == nil || patched.JSON200.Enabled {
 		t.Fatalf("patch under /v3: %v %s", err, patched.Body)
@@ -154,5 +184,51 @@ func TestSailPointStyleClient(t *testing.T) {
 	missing, err := v3.GetOauthClientWithResponse(ctx, "nope", &clientele.GetOauthClientParams{}, auth)
 	if err != nil || missing.JSON404 == nil {
 		t.Fatalf("404 under /v3: %v %s", err, missing.Body)
+	}
+}
+
+// TestSDKBulkCreate creates several clients in one call through the
+// generated client's array form of the body, and sees all or none stored.
+func TestSDKBulkCreate(t *testing.T) {
+	env := map[string]string{"CLIENTELE_ADMIN_CLIENT_ID": "admin", "CLIENTELE_ADMIN_CLIENT_SECRET": testAdminSecret,
+		"CLIENTELE_DB": "sqlite://" + filepath.Join(t.TempDir(), "bulk.db")}
+	s := startServer(t, env)
+	ctx := context.Background()
+	c, err := clientele.NewClientWithResponses(s.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.CreateTokenWithFormdataBodyWithResponse(ctx, clientele.CreateTokenFormdataRequestBody{
+		GrantType: clientele.ClientCredentials, ClientId: ptr("admin"), ClientSecret: ptr(testAdminSecret)})
+	if err != nil || tok.JSON200 == nil {
+		t.Fatalf("token: %v %s", err, tok.Body)
+	}
+	auth := bearer(tok.JSON200.AccessToken)
+	cc := []clientele.GrantType{clientele.CLIENTCREDENTIALS}
+
+	r, err := c.CreateOauthClientWithResponse(ctx, &clientele.CreateOauthClientParams{}, manyBodies(t,
+		clientele.CreateOAuthClientRequest{Name: "bulk one", GrantTypes: cc},
+		clientele.CreateOAuthClientRequest{Name: "bulk two", Type: ptr(clientele.PUBLIC),
+			RedirectUris: &[]string{"https://two.example/cb"}, GrantTypes: []clientele.GrantType{clientele.AUTHORIZATIONCODE}}), auth)
+	if err != nil || r.JSON201 == nil {
+		t.Fatalf("bulk create: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+	many, err := r.JSON201.AsOAuthClientsWithSecrets()
+	if err != nil || len(many) != 2 || many[0].Name != "bulk one" || many[1].Name != "bulk two" {
+		t.Fatalf("bulk answer: %v %s", err, r.Body)
+	}
+	if many[0].Secret == nil || len(*many[0].Secret) != 64 || many[1].Secret != nil {
+		t.Errorf("secrets: %v %v", many[0].Secret, many[1].Secret)
+	}
+
+	refused, err := c.CreateOauthClientWithResponse(ctx, &clientele.CreateOauthClientParams{}, manyBodies(t,
+		clientele.CreateOAuthClientRequest{Name: "never", GrantTypes: cc},
+		clientele.CreateOAuthClientRequest{Name: "", GrantTypes: cc}), auth)
+	if err != nil || refused.JSON400 == nil || len(refused.JSON400.Causes) == 0 || !strings.HasPrefix(refused.JSON400.Causes[0].Text, "[1].name") {
+		t.Fatalf("refused bulk create: %v %s", err, refused.Body)
+	}
+	list, err := c.ListOauthClientsWithResponse(ctx, &clientele.ListOauthClientsParams{Filters: ptr(`name eq "never"`)}, auth)
+	if err != nil || list.JSON200 == nil || len(*list.JSON200) != 0 {
+		t.Fatalf("a refused bulk create stored something: %v %s", err, list.Body)
 	}
 }

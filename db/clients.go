@@ -48,6 +48,48 @@ func (s *Store) CreateClient(ctx context.Context, c models.OAuthClient, opts mod
 	return c, nil
 }
 
+// CreateClients stores every client of cs, and their created events, in
+// one transaction: all of them or, when any insert fails, none (SPEC §3,
+// bulk create). Each is stored as CreateClient stores one, with the same
+// now, and the answer is in the order given. With opts.DryRun nothing is
+// stored.
+func (s *Store) CreateClients(ctx context.Context, cs []models.OAuthClient, opts models.WriteOptions) ([]models.OAuthClient, error) {
+	now := s.nowMillis()
+	out := make([]models.OAuthClient, len(cs))
+	for i := range cs {
+		out[i] = cs[i].Clone()
+		out[i].Created, out[i].Modified = now, now
+	}
+	if opts.DryRun || len(out) == 0 {
+		return out, nil
+	}
+	origin := events.OriginFrom(ctx)
+	var failed string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.rebind(insertClient))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		changes := make([]clientChange, len(out))
+		for i := range out {
+			if _, err := st.ExecContext(ctx, insertValues(&out[i])...); err != nil {
+				failed = out[i].ID
+				return err
+			}
+			changes[i] = clientChange{id: out[i].ID, after: &out[i], origin: origin}
+		}
+		return s.recordChanges(ctx, tx, changes...)
+	})
+	if apierrors.IsConflict(err) && failed != "" {
+		return nil, apierrors.NewConflict("oauth client " + failed + " already exists")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GetClient returns the client id, or a 404.
 func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, error) {
 	st, err := s.rs.get(ctx, s.rebind(selectClient))

@@ -38,35 +38,32 @@ func (s *Server) listOauthClients(c echo.Context) error {
 // createOauthClient answers POST /oauth-clients: 201, Location, and the
 // secret, this once. A dry run answers the same without storing anything
 // and without a secret, since none was made.
+// A JSON array is a bulk create (createOauthClients).
 func (s *Server) createOauthClient(c echo.Context) error {
 	opts, err := writeOptions(c)
 	if err != nil {
 		return err
 	}
-	req, err := decodeClientRequest(c, createBody)
+	if _, err := requireMediaType(c, echo.MIMEApplicationJSON); err != nil {
+		return err
+	}
+	body, err := readBody(c, maxBulkBodyBytes)
 	if err != nil {
 		return err
 	}
-	cl := req.client
-	if err := cl.Validate(); err != nil {
-		return err
+	if isJSONArray(body) {
+		return s.createOauthClients(c, body, opts)
 	}
-	if err := checkGrantableScopes(callerOf(c), cl.Scope); err != nil {
-		return err
+	if len(body) > maxBodyBytes {
+		return apierrors.NewPayloadTooLarge(maxBodyBytes)
 	}
-	id, err := uuid.NewV7()
+	req, err := parseClientRequest(body, createBody)
 	if err != nil {
 		return err
 	}
-	cl.ID = hex.EncodeToString(id[:])
-	var secret *string
-	if cl.Type == models.TypeConfidential && !opts.DryRun {
-		value, record, err := authserver.MintSecret(s.now(), nil)
-		if err != nil {
-			return err
-		}
-		cl.Secrets = []models.Secret{record}
-		secret = &value
+	cl, secret, err := s.newClient(c, req, opts)
+	if err != nil {
+		return err
 	}
 	stored, err := s.store.CreateClient(c.Request().Context(), cl, opts)
 	if err != nil {
@@ -74,6 +71,34 @@ func (s *Server) createOauthClient(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, pathPrefix(c)+"/oauth-clients/"+stored.ID)
 	return writeClientWithSecret(c, http.StatusCreated, &stored, secret)
+}
+
+// newClient makes the client a create body asks for: valid, with scopes
+// the caller may grant, a new id and, unless opts.DryRun, a secret for a
+// CONFIDENTIAL client, returned in the clear this once.
+func (s *Server) newClient(c echo.Context, req clientRequest, opts models.WriteOptions) (models.OAuthClient, *string, error) {
+	cl := req.client
+	if err := cl.Validate(); err != nil {
+		return cl, nil, err
+	}
+	if err := checkGrantableScopes(callerOf(c), cl.Scope); err != nil {
+		return cl, nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return cl, nil, err
+	}
+	cl.ID = hex.EncodeToString(id[:])
+	var secret *string
+	if cl.Type == models.TypeConfidential && !opts.DryRun {
+		value, record, err := authserver.MintSecret(s.now(), nil)
+		if err != nil {
+			return cl, nil, err
+		}
+		cl.Secrets = []models.Secret{record}
+		secret = &value
+	}
+	return cl, secret, nil
 }
 
 // getOauthClient answers GET /oauth-clients/{id} with an ETag, or 304 when

@@ -86,6 +86,11 @@ func (t timedStore) CreateClient(ctx context.Context, c models.OAuthClient, opts
 	return t.Store.CreateClient(ctx, c, opts)
 }
 
+func (t timedStore) CreateClients(ctx context.Context, cs []models.OAuthClient, opts models.WriteOptions) (out []models.OAuthClient, err error) {
+	defer func(start time.Time) { t.time("create_clients", start, err) }(time.Now())
+	return t.Store.CreateClients(ctx, cs, opts)
+}
+
 func (t timedStore) GetClient(ctx context.Context, id string) (out models.OAuthClient, err error) {
 	defer func(start time.Time) { t.time("get_client", start, err) }(time.Now())
 	return t.Store.GetClient(ctx, id)

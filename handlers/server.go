@@ -29,6 +29,8 @@ import (
 // Store is what the HTTP layer needs of the store. db.Store implements it.
 type Store interface {
 	CreateClient(ctx context.Context, c models.OAuthClient, opts models.WriteOptions) (models.OAuthClient, error)
+	// CreateClients creates all of cs or none, in one transaction.
+	CreateClients(ctx context.Context, cs []models.OAuthClient, opts models.WriteOptions) ([]models.OAuthClient, error)
 	GetClient(ctx context.Context, id string) (models.OAuthClient, error)
 	ListClients(ctx context.Context, q query.List) ([]models.OAuthClient, int64, error)
 	UpdateClient(ctx context.Context, id string, fn func(*models.OAuthClient) error, opts models.WriteOptions) (models.OAuthClient, error)

@@ -86,15 +86,23 @@ const secretMember = "secret"
 // cl without the secret, as a GET shows it.
 func writeClientWithSecret(c echo.Context, status int, cl *models.OAuthClient, secret *string) error {
 	body, etag := renderClient(cl)
-	value, err := json.Marshal(secret)
-	if err != nil {
-		return err
-	}
-	body = append(body[:len(body)-1], ',')
-	body = append(append(append(body, `"`+secretMember+`":`...), value...), '}')
+	body = appendSecret(body, secret)
 	c.Response().Header().Set(headerETag, etag)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return c.JSONBlob(status, body)
+}
+
+// appendSecret adds the secret (null for none) as the last member of the
+// client that dst ends with.
+func appendSecret(dst []byte, secret *string) []byte {
+	dst = append(dst[:len(dst)-1], `,"`+secretMember+`":`...)
+	if secret == nil {
+		dst = append(dst, "null"...)
+	} else {
+		value, _ := json.Marshal(*secret) // a string always encodes
+		dst = append(dst, value...)
+	}
+	return append(dst, '}')
 }
 
 func writeJSON(c echo.Context, status int, v any) error {
@@ -204,6 +212,11 @@ func decodeClientRequest(c echo.Context, kind bodyKind) (clientRequest, error) {
 	if err != nil {
 		return clientRequest{}, err
 	}
+	return parseClientRequest(body, kind)
+}
+
+// parseClientRequest is decodeClientRequest's reading of one body.
+func parseClientRequest(body []byte, kind bodyKind) (clientRequest, error) {
 	names, values, err := jsonx.Object(body)
 	if err != nil {
 		return clientRequest{}, err

@@ -34,8 +34,21 @@ export async function walkthrough(baseUrl: string, clientId: string, clientSecre
     body: { name: "Acme CI", tenant: "acme", grantTypes: ["CLIENT_CREDENTIALS"], scope: ["sp:oauth-client:read"] },
   });
   if (!created.data) throw new Error(describe(created.error));
+  if (Array.isArray(created.data)) throw new Error("one body, but an array of clients came back");
   const id: string = created.data.id;
   const secret: string | null = created.data.secret;
+
+  // Bulk create: an array of bodies, all created or none, answered in order.
+  const bulk = await api.POST("/oauth-clients", {
+    params: { query: { dryRun: true } },
+    headers: auth,
+    body: [
+      { name: "Acme nightly", grantTypes: ["CLIENT_CREDENTIALS"] },
+      { name: "Acme SPA", type: "PUBLIC", grantTypes: ["AUTHORIZATION_CODE"], redirectUris: ["https://spa.acme.example/cb"] },
+    ],
+  });
+  if (!bulk.data || !Array.isArray(bulk.data)) throw new Error(describe(bulk.error));
+  const bulkNames: string[] = bulk.data.map((c) => c.name);
 
   const got = await api.GET("/oauth-clients/{id}", { params: { path: { id } }, headers: auth });
   const etag = got.response.headers.get("ETag") ?? "*";
@@ -107,7 +120,7 @@ export async function walkthrough(baseUrl: string, clientId: string, clientSecre
   const newSecret: string | null | undefined = rotated.data?.secret;
 
   const deleted = await api.DELETE("/oauth-clients/{id}", { params: { path: { id } }, headers: auth });
-  console.log(secret !== newSecret, businessName, total, deleted.response.status);
+  console.log(secret !== newSecret, businessName, total, deleted.response.status, bulkNames);
   return list.data ?? [];
 }
 

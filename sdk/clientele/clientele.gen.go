@@ -542,6 +542,11 @@ type ClientSecret struct {
 // ClientType Example: CONFIDENTIAL
 type ClientType string
 
+// CreateOAuthClientBody One create body, or an array of them for a bulk create.
+type CreateOAuthClientBody struct {
+	union json.RawMessage
+}
+
 // CreateOAuthClientRequest defines model for CreateOAuthClientRequest.
 type CreateOAuthClientRequest struct {
 	// AccessTokenValiditySeconds Example: 3600
@@ -615,6 +620,14 @@ type CreateOAuthClientRequest struct {
 
 	// Type Example: CONFIDENTIAL
 	Type *ClientType `json:"type,omitempty"`
+}
+
+// CreateOAuthClientsRequest A bulk create's body, created all or none.
+type CreateOAuthClientsRequest = []CreateOAuthClientRequest
+
+// CreatedOAuthClients The created client, or for a bulk create the array of them.
+type CreatedOAuthClients struct {
+	union json.RawMessage
 }
 
 // ErrorMessage defines model for ErrorMessage.
@@ -1157,6 +1170,9 @@ type OAuthClientWithSecret struct {
 	// Type Example: CONFIDENTIAL
 	Type ClientType `json:"type"`
 }
+
+// OAuthClientsWithSecrets The clients of a bulk create, each with its secret, in the order of the request.
+type OAuthClientsWithSecrets = []OAuthClientWithSecret
 
 // OAuthError defines model for OAuthError.
 type OAuthError struct {
@@ -1765,7 +1781,7 @@ type GetWebhookParams struct {
 }
 
 // CreateOauthClientJSONRequestBody defines body for CreateOauthClient for application/json ContentType.
-type CreateOauthClientJSONRequestBody = CreateOAuthClientRequest
+type CreateOauthClientJSONRequestBody = CreateOAuthClientBody
 
 // PatchOauthClientApplicationJSONPatchPlusJSONRequestBody defines body for PatchOauthClient for application/json-patch+json ContentType.
 type PatchOauthClientApplicationJSONPatchPlusJSONRequestBody = PatchOauthClientApplicationJSONPatchPlusJSONBody
@@ -1870,6 +1886,130 @@ func (a ClientJwks_Keys_Item) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsCreateOAuthClientRequest returns the union data inside the CreateOAuthClientBody as a CreateOAuthClientRequest
+func (t CreateOAuthClientBody) AsCreateOAuthClientRequest() (CreateOAuthClientRequest, error) {
+	var body CreateOAuthClientRequest
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCreateOAuthClientRequest overwrites any union data inside the CreateOAuthClientBody as the provided CreateOAuthClientRequest
+func (t *CreateOAuthClientBody) FromCreateOAuthClientRequest(v CreateOAuthClientRequest) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCreateOAuthClientRequest performs a merge with any union data inside the CreateOAuthClientBody, using the provided CreateOAuthClientRequest
+func (t *CreateOAuthClientBody) MergeCreateOAuthClientRequest(v CreateOAuthClientRequest) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCreateOAuthClientsRequest returns the union data inside the CreateOAuthClientBody as a CreateOAuthClientsRequest
+func (t CreateOAuthClientBody) AsCreateOAuthClientsRequest() (CreateOAuthClientsRequest, error) {
+	var body CreateOAuthClientsRequest
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCreateOAuthClientsRequest overwrites any union data inside the CreateOAuthClientBody as the provided CreateOAuthClientsRequest
+func (t *CreateOAuthClientBody) FromCreateOAuthClientsRequest(v CreateOAuthClientsRequest) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCreateOAuthClientsRequest performs a merge with any union data inside the CreateOAuthClientBody, using the provided CreateOAuthClientsRequest
+func (t *CreateOAuthClientBody) MergeCreateOAuthClientsRequest(v CreateOAuthClientsRequest) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CreateOAuthClientBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CreateOAuthClientBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsOAuthClientWithSecret returns the union data inside the CreatedOAuthClients as a OAuthClientWithSecret
+func (t CreatedOAuthClients) AsOAuthClientWithSecret() (OAuthClientWithSecret, error) {
+	var body OAuthClientWithSecret
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOAuthClientWithSecret overwrites any union data inside the CreatedOAuthClients as the provided OAuthClientWithSecret
+func (t *CreatedOAuthClients) FromOAuthClientWithSecret(v OAuthClientWithSecret) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOAuthClientWithSecret performs a merge with any union data inside the CreatedOAuthClients, using the provided OAuthClientWithSecret
+func (t *CreatedOAuthClients) MergeOAuthClientWithSecret(v OAuthClientWithSecret) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOAuthClientsWithSecrets returns the union data inside the CreatedOAuthClients as a OAuthClientsWithSecrets
+func (t CreatedOAuthClients) AsOAuthClientsWithSecrets() (OAuthClientsWithSecrets, error) {
+	var body OAuthClientsWithSecrets
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOAuthClientsWithSecrets overwrites any union data inside the CreatedOAuthClients as the provided OAuthClientsWithSecrets
+func (t *CreatedOAuthClients) FromOAuthClientsWithSecrets(v OAuthClientsWithSecrets) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOAuthClientsWithSecrets performs a merge with any union data inside the CreatedOAuthClients, using the provided OAuthClientsWithSecrets
+func (t *CreatedOAuthClients) MergeOAuthClientsWithSecrets(v OAuthClientsWithSecrets) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CreatedOAuthClients) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CreatedOAuthClients) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // AsEventPatchOperationValue0 returns the union data inside the EventPatchOperation_Value as a EventPatchOperationValue0
@@ -2214,6 +2354,12 @@ type ClientInterface interface {
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
 	//
+	// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+	// transaction, and answers `201` with the array of created clients, each with its secret, in
+	// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+	// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+	// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /oauth-clients (the `CreateOauthClient` operationId).
@@ -2224,6 +2370,12 @@ type ClientInterface interface {
 	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
+	//
+	// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+	// transaction, and answers `201` with the array of created clients, each with its secret, in
+	// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+	// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+	// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2747,6 +2899,12 @@ func (c *Client) ListOauthClients(ctx context.Context, params *ListOauthClientsP
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
 //
+// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+// transaction, and answers `201` with the array of created clients, each with its secret, in
+// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /oauth-clients (the `CreateOauthClient` operationId).
@@ -2767,6 +2925,12 @@ func (c *Client) CreateOauthClientWithBody(ctx context.Context, params *CreateOa
 // Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
+//
+// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+// transaction, and answers `201` with the array of created clients, each with its secret, in
+// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5272,6 +5436,12 @@ type ClientWithResponsesInterface interface {
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
 	//
+	// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+	// transaction, and answers `201` with the array of created clients, each with its secret, in
+	// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+	// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+	// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth-clients (the `CreateOauthClient` operationId).
@@ -5282,6 +5452,12 @@ type ClientWithResponsesInterface interface {
 	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
+	//
+	// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+	// transaction, and answers `201` with the array of created clients, each with its secret, in
+	// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+	// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+	// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6265,7 +6441,7 @@ type CreateOauthClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *OAuthClientWithSecret
+	JSON201 *CreatedOAuthClients
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -6303,7 +6479,7 @@ type CreateOauthClientResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateOauthClientResponse) GetJSON201() *OAuthClientWithSecret {
+func (r CreateOauthClientResponse) GetJSON201() *CreatedOAuthClients {
 	return r.JSON201
 }
 
@@ -9472,6 +9648,12 @@ func (c *ClientWithResponses) ListOauthClientsWithResponse(ctx context.Context, 
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
 //
+// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+// transaction, and answers `201` with the array of created clients, each with its secret, in
+// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth-clients (the `CreateOauthClient` operationId).
@@ -9488,6 +9670,12 @@ func (c *ClientWithResponses) CreateOauthClientWithBodyWithResponse(ctx context.
 // Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
+//
+// **Bulk create**: a JSON array of 1 to 1000 create bodies creates all of them or none, in one
+// transaction, and answers `201` with the array of created clients, each with its secret, in
+// the order given (no `Location` or `ETag`). A problem in any element fails the whole call
+// with the usual error, whose causes name the element (`[3].name: …`). `dryRun` applies. A
+// single body may be up to 64 KiB, an array up to 2 MiB; more is `413`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10654,7 +10842,7 @@ func ParseCreateOauthClientResponse(rsp *http.Response) (*CreateOauthClientRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest OAuthClientWithSecret
+		var dest CreatedOAuthClients
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
