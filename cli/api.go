@@ -234,6 +234,24 @@ func (a *api) create(ctx context.Context, body []byte) (json.RawMessage, error) 
 	return resp.Body, nil
 }
 
+// createMany creates the clients of bodies in one bulk create, all or
+// none, and returns the answers, secrets included, in order.
+func (a *api) createMany(ctx context.Context, bodies [][]byte) ([]json.RawMessage, error) {
+	body := append(append([]byte{'['}, bytes.Join(bodies, []byte{','})...), ']')
+	resp, err := a.c.CreateOauthClientWithBodyWithResponse(ctx, &clientele.CreateOauthClientParams{}, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if err := check(resp.HTTPResponse, resp.Body, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	if err := json.Unmarshal(resp.Body, &out); err != nil || len(out) != len(bodies) {
+		return nil, fmt.Errorf("creating clients: %d answers for %d bodies (%v)", len(out), len(bodies), err)
+	}
+	return out, nil
+}
+
 // patch sends an RFC 6902 patch; ifMatch may be empty.
 func (a *api) patch(ctx context.Context, id string, ops []byte, ifMatch string) (json.RawMessage, error) {
 	p := &clientele.PatchOauthClientParams{}

@@ -247,15 +247,52 @@ func (o *options) execute(ctx context.Context, a *api, p *plan, parallel int, se
 	return failed
 }
 
-// createAll creates one client per body and reports each result by index.
-// It is the one place that knows how clients are created: one call per
-// client today; SPEC §3's bulk create (up to 1 000 per call, all or none)
-// replaces the loop with batches once the server has it.
+// createAll creates the clients of bodies with SPEC §3's bulk create, at
+// most bulkClients and bulkBytes a call, and reports each result by index.
+// A call is all or none: when one is refused, every body of it reports the
+// refusal (whose causes name the element within the call) and none of them
+// was created.
 func (a *api) createAll(ctx context.Context, bodies [][]byte, parallel int, done func(i int, created json.RawMessage, err error)) {
-	forEach(ctx, len(bodies), parallel, func(i int) {
-		created, err := a.create(ctx, bodies[i])
-		done(i, created, err)
+	batches := batch(bodies, bulkClients, bulkBytes)
+	forEach(ctx, len(batches), parallel, func(k int) {
+		from, to := batches[k][0], batches[k][1]
+		created, err := a.createMany(ctx, bodies[from:to])
+		for i := from; i < to; i++ {
+			switch {
+			case err != nil && i == from:
+				done(i, nil, err)
+			case err != nil:
+				done(i, nil, fmt.Errorf("not created: the call that held it (clients %d–%d) was refused", from+1, to))
+			default:
+				done(i, created[i-from], nil)
+			}
+		}
 	})
+}
+
+// The limits of one bulk create (SPEC §3), the bytes with room for the
+// array's commas and brackets.
+const (
+	bulkClients = 1000
+	bulkBytes   = 2<<20 - 2<<10
+)
+
+// batch splits bodies into runs [from, to) of at most max bodies and about
+// maxBytes (a single body larger than that goes alone).
+func batch(bodies [][]byte, max, maxBytes int) [][2]int {
+	var out [][2]int
+	from, size := 0, 0
+	for i, b := range bodies {
+		if i > from && (i-from == max || size+len(b)+1 > maxBytes) {
+			out = append(out, [2]int{from, i})
+			from, size = i, 0
+		}
+		size += len(b) + 1
+	}
+	if from < len(bodies) {
+		out = append(out, [2]int{from, len(bodies)})
+	}
+	return out
 }
 
 // forEach calls fn(0…n-1), at most parallel at once, and waits for all.

@@ -184,3 +184,20 @@ func TestDiff(t *testing.T) {
 		t.Errorf("immutable %v", imm)
 	}
 }
+
+func TestBatchKeepsTheBulkLimits(t *testing.T) {
+	bodies := make([][]byte, 2500)
+	for i := range bodies {
+		bodies[i] = []byte(`{}`)
+	}
+	if got := batch(bodies, 1000, 1<<20); len(got) != 3 || got[0] != [2]int{0, 1000} || got[2] != [2]int{2000, 2500} {
+		t.Errorf("by count: %v", got)
+	}
+	big := [][]byte{make([]byte, 600), make([]byte, 600), make([]byte, 2000), make([]byte, 10)}
+	if got := batch(big, 1000, 1500); len(got) != 3 || got[0] != [2]int{0, 2} || got[1] != [2]int{2, 3} || got[2] != [2]int{3, 4} {
+		t.Errorf("by bytes: %v", got)
+	}
+	if got := batch(nil, 1000, 1500); len(got) != 0 {
+		t.Errorf("none: %v", got)
+	}
+}
