@@ -11,7 +11,6 @@ import (
 	"github.com/clientele/clientele/authserver"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/events"
-	"github.com/clientele/clientele/internal/jsonx"
 	"github.com/clientele/clientele/models"
 )
 
@@ -22,23 +21,9 @@ type restoreRequest struct {
 
 func decodeRestoreRequest(c echo.Context) (restoreRequest, error) {
 	var req restoreRequest
-	if _, err := requireMediaType(c, echo.MIMEApplicationJSON); err != nil {
-		return req, err
-	}
-	body, err := readBody(c, maxBodyBytes)
+	raw, err := readOneMember(c, "seq", false)
 	if err != nil {
 		return req, err
-	}
-	names, values, err := jsonx.Object(body)
-	if err != nil {
-		return req, err
-	}
-	var raw json.RawMessage
-	for i, name := range names {
-		if name != "seq" {
-			return req, apierrors.NewIllegalValue(name + ": unknown member")
-		}
-		raw = values[i]
 	}
 	if raw == nil {
 		return req, apierrors.NewRequiredMissing("seq: is required")

@@ -15,11 +15,12 @@ import (
 	"github.com/clientele/clientele/models"
 )
 
-// readSecondsBody reads an optional JSON body holding at most the one
-// integer member name, within [min, max]; an empty body is nil.
-func readSecondsBody(c echo.Context, name string, min, max int) (*int, error) {
+// readOneMember reads a JSON object body that may hold the member name
+// and no other; it returns that member's value, nil when the object lacks
+// it. With optional, an empty body (no Content-Type, no bytes) is nil too.
+func readOneMember(c echo.Context, name string, optional bool) (json.RawMessage, error) {
 	r := c.Request()
-	if r.ContentLength == 0 && r.Header.Get(echo.HeaderContentType) == "" {
+	if optional && r.ContentLength == 0 && r.Header.Get(echo.HeaderContentType) == "" {
 		return nil, nil
 	}
 	if _, err := requireMediaType(c, echo.MIMEApplicationJSON); err != nil {
@@ -33,21 +34,49 @@ func readSecondsBody(c echo.Context, name string, min, max int) (*int, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out *int
+	var raw json.RawMessage
 	for i, n := range names {
 		if n != name {
 			return nil, apierrors.NewIllegalValue(n + ": unknown member")
 		}
-		var v int
-		if err := json.Unmarshal(values[i], &v); err != nil {
-			return nil, apierrors.NewIllegalValue(name + ": must be an integer")
-		}
-		if v < min || v > max {
-			return nil, apierrors.NewIllegalValue(fmt.Sprintf("%s: must be between %d and %d", name, min, max))
-		}
-		out = &v
+		raw = values[i]
 	}
-	return out, nil
+	return raw, nil
+}
+
+// readSecondsBody reads an optional JSON body holding at most the one
+// integer member name, within [min, max]; an empty body is nil.
+func readSecondsBody(c echo.Context, name string, min, max int) (*int, error) {
+	raw, err := readOneMember(c, name, true)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var v int
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, apierrors.NewIllegalValue(name + ": must be an integer")
+	}
+	if v < min || v > max {
+		return nil, apierrors.NewIllegalValue(fmt.Sprintf("%s: must be between %d and %d", name, min, max))
+	}
+	return &v, nil
+}
+
+// changeSecrets runs fn, a change of the client's secrets recorded as an
+// event of type typ, under the request's If-Match, and tells the tracker.
+// fn may run more than once (UpdateClient's contract).
+func (s *Server) changeSecrets(c echo.Context, typ events.Type, fn func(cur *models.OAuthClient) error) (models.OAuthClient, error) {
+	ifMatch := c.Request().Header.Get("If-Match")
+	ctx := events.WithType(c.Request().Context(), typ)
+	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
+		if err := checkIfMatch(ifMatch, cur); err != nil {
+			return err
+		}
+		return fn(cur)
+	}, models.WriteOptions{})
+	if err == nil {
+		s.tracker.ClientChanged(updated)
+	}
+	return updated, err
 }
 
 // secretResponse is a secret's metadata, and its value when just made.
@@ -108,12 +137,7 @@ func (s *Server) addOauthClientSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := c.Request().Header.Get("If-Match")
-	ctx := events.WithType(c.Request().Context(), events.SecretAdded)
-	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
-			return err
-		}
+	updated, err := s.changeSecrets(c, events.SecretAdded, func(cur *models.OAuthClient) error {
 		if cur.Type == models.TypePublic {
 			return apierrors.NewIllegalUpdate("secrets: a PUBLIC client has no secret")
 		}
@@ -123,11 +147,10 @@ func (s *Server) addOauthClientSecret(c echo.Context) error {
 		}
 		cur.Secrets = append(cur.Secrets, secret)
 		return nil
-	}, models.WriteOptions{})
+	})
 	if err != nil {
 		return err
 	}
-	s.tracker.ClientChanged(updated)
 	c.Response().Header().Set(echo.HeaderLocation, pathPrefix(c)+"/oauth-clients/"+updated.ID+"/secrets/"+secret.ID)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return writeJSON(c, http.StatusCreated, newSecretResponse(&secret, value))
@@ -138,12 +161,7 @@ func (s *Server) addOauthClientSecret(c echo.Context) error {
 func (s *Server) deleteOauthClientSecret(c echo.Context) error {
 	secretID := c.Param("secretId")
 	now := s.now()
-	ifMatch := c.Request().Header.Get("If-Match")
-	ctx := events.WithType(c.Request().Context(), events.SecretDeleted)
-	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
-			return err
-		}
+	_, err := s.changeSecrets(c, events.SecretDeleted, func(cur *models.OAuthClient) error {
 		i := cur.FindSecret(secretID)
 		if i < 0 || !cur.Secrets[i].LiveAt(now) {
 			return apierrors.NewNotFound("secret " + secretID)
@@ -154,11 +172,10 @@ func (s *Server) deleteOauthClientSecret(c echo.Context) error {
 			return apierrors.NewIllegalUpdate("secrets: the client's last live secret cannot be deleted while it authenticates by secret only")
 		}
 		return nil
-	}, models.WriteOptions{})
+	})
 	if err != nil {
 		return err
 	}
-	s.tracker.ClientChanged(updated)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -177,12 +194,7 @@ func (s *Server) rotateOauthClientSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := c.Request().Header.Get("If-Match")
-	ctx := events.WithType(c.Request().Context(), events.SecretRotated)
-	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
-			return err
-		}
+	updated, err := s.changeSecrets(c, events.SecretRotated, func(cur *models.OAuthClient) error {
 		if cur.Type == models.TypePublic {
 			return apierrors.NewIllegalUpdate("secret: a PUBLIC client has no secret")
 		}
@@ -204,10 +216,9 @@ func (s *Server) rotateOauthClientSecret(c echo.Context) error {
 		}
 		cur.Secrets = append(cur.Secrets, secret)
 		return nil
-	}, models.WriteOptions{})
+	})
 	if err != nil {
 		return err
 	}
-	s.tracker.ClientChanged(updated)
 	return writeClientWithSecret(c, http.StatusOK, &updated, &value)
 }
