@@ -219,20 +219,8 @@ func (r *reader) object(depth int) error {
 		} else {
 			written++
 		}
-		r.space()
-		if r.pos >= len(r.src) {
-			return r.syntax("unexpected end of JSON input")
-		}
-		switch r.src[r.pos] {
-		case ',':
-			r.pos++
-			r.space()
-		case '}':
-			r.pos++
-			r.out = append(r.out, '}')
-			return nil
-		default:
-			return r.syntax("expected a comma or } after an object member")
+		if done, err := r.next('}', "object member"); done || err != nil {
+			return err
 		}
 	}
 }
@@ -257,22 +245,30 @@ func (r *reader) array(depth int) error {
 		if err := r.value(depth); err != nil {
 			return err
 		}
-		r.space()
-		if r.pos >= len(r.src) {
-			return r.syntax("unexpected end of JSON input")
-		}
-		switch r.src[r.pos] {
-		case ',':
-			r.pos++
-			r.space()
-		case ']':
-			r.pos++
-			r.out = append(r.out, ']')
-			return nil
-		default:
-			return r.syntax("expected a comma or ] after an array element")
+		if done, err := r.next(']', "array element"); done || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows an element of an object or array: a comma
+// (another element comes), or the closing byte, written out (done).
+func (r *reader) next(closing byte, element string) (done bool, err error) {
+	r.space()
+	if r.pos >= len(r.src) {
+		return false, r.syntax("unexpected end of JSON input")
+	}
+	switch r.src[r.pos] {
+	case ',':
+		r.pos++
+		r.space()
+		return false, nil
+	case closing:
+		r.pos++
+		r.out = append(r.out, closing)
+		return true, nil
+	}
+	return false, r.syntax("expected a comma or " + string(closing) + " after an " + element)
 }
 
 // str reads a string at r.pos, appends its canonical encoding and returns
