@@ -75,7 +75,8 @@ func (s *Server) createOauthClient(c echo.Context) error {
 
 // newClient makes the client a create body asks for: valid, with scopes
 // the caller may grant, a new id and, unless opts.DryRun, a secret for a
-// CONFIDENTIAL client, returned in the clear this once.
+// client that authenticates by secret, returned in the clear this once. A
+// client of private_key_jwt alone gets none (SPEC §9): nil.
 func (s *Server) newClient(c echo.Context, req clientRequest, opts models.WriteOptions) (models.OAuthClient, *string, error) {
 	cl := req.client
 	if err := cl.Validate(); err != nil {
@@ -90,7 +91,7 @@ func (s *Server) newClient(c echo.Context, req clientRequest, opts models.WriteO
 	}
 	cl.ID = hex.EncodeToString(id[:])
 	var secret *string
-	if cl.Type == models.TypeConfidential && !opts.DryRun {
+	if cl.AuthenticatesBySecret() && !opts.DryRun {
 		value, record, err := authserver.MintSecret(s.now(), nil)
 		if err != nil {
 			return cl, nil, err
@@ -143,6 +144,9 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := models.CheckSecretKept(cur, &next, s.now()); err != nil {
+			return err
+		}
 		*cur = next
 		return nil
 	}, opts)
@@ -184,6 +188,9 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 		}
 		next := req.replaced(cur)
 		if err := next.Validate(); err != nil {
+			return err
+		}
+		if err := models.CheckSecretKept(cur, &next, s.now()); err != nil {
 			return err
 		}
 		*cur = next

@@ -62,8 +62,9 @@ var restoredFixedMembers = []string{"type", "internal", "scope"}
 
 // restoreOauthClient answers POST /oauth-clients/{id}/restore: the client's
 // members become what they were right after event seq (SPEC §10). A deleted
-// client comes back with the same id and, if CONFIDENTIAL, one new secret;
-// its old tokens stay dead, as its token generation moves past theirs.
+// client comes back with the same id and, if it authenticates by secret,
+// one new secret; its old tokens stay dead, as its token generation moves
+// past theirs.
 func (s *Server) restoreOauthClient(c echo.Context) error {
 	req, err := decodeRestoreRequest(c)
 	if err != nil {
@@ -93,6 +94,9 @@ func (s *Server) restoreOauthClient(c echo.Context) error {
 			return err
 		}
 		if err := next.Validate(); err != nil {
+			return err
+		}
+		if err := models.CheckSecretKept(cur, &next, s.now()); err != nil {
 			return err
 		}
 		*cur = next
@@ -138,7 +142,7 @@ func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *mode
 	}
 	var secret *string
 	cl.Secrets = []models.Secret{}
-	if cl.Type == models.TypeConfidential && !opts.DryRun {
+	if cl.AuthenticatesBySecret() && !opts.DryRun {
 		value, record, err := authserver.MintSecret(s.now(), nil)
 		if err != nil {
 			return err

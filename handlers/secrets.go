@@ -168,7 +168,7 @@ func (s *Server) deleteOauthClientSecret(c echo.Context) error {
 		}
 		cur.Secrets = append(cur.Secrets[:i:i], cur.Secrets[i+1:]...)
 		cur.DropExpiredSecrets(now)
-		if len(cur.Secrets) == 0 && !cur.HasAuthMethod(models.AuthPrivateKeyJWT) {
+		if len(cur.Secrets) == 0 && cur.NeedsSecret() {
 			return apierrors.NewIllegalUpdate("secrets: the client's last live secret cannot be deleted while it authenticates by secret only")
 		}
 		return nil

@@ -349,8 +349,14 @@ func TestPrivateKeyJWT(t *testing.T) {
 			}
 		}
 	}
-	// A secret is no way in for a client that lists only private_key_jwt.
-	if e.tokenFor(withJWKS["id"].(string), withJWKS["secret"].(string)) != "" {
+	// A secret is no way in for a client that lists only private_key_jwt:
+	// it gets none on create, and one added later gets no token.
+	if withJWKS["secret"] != nil {
+		t.Errorf("a private_key_jwt-only client got secret %v", withJWKS["secret"])
+	}
+	var added wireSecret
+	e.do(request{method: http.MethodPost, path: "/oauth-clients/" + withJWKS["id"].(string) + "/secrets", body: "{}"}).json(&added)
+	if added.Secret == "" || e.tokenFor(withJWKS["id"].(string), added.Secret) != "" {
 		t.Error("a private_key_jwt-only client got a token with its secret")
 	}
 	// The metadata lists the methods and algorithms.

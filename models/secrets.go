@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	apierrors "github.com/clientele/clientele/errors"
 )
 
 // Limits of SPEC §9.
@@ -43,6 +45,33 @@ func (c *OAuthClient) LiveSecrets(t time.Time) []Secret {
 		}
 	}
 	return out
+}
+
+// AuthenticatesBySecret reports whether c may authenticate by a secret:
+// it is CONFIDENTIAL and lists client_secret_basic or client_secret_post.
+// Only such a client is given a secret when it is made (SPEC §9, §12).
+func (c *OAuthClient) AuthenticatesBySecret() bool {
+	return c.Type == TypeConfidential && (c.HasAuthMethod(AuthSecretBasic) || c.HasAuthMethod(AuthSecretPost))
+}
+
+// NeedsSecret reports whether c cannot authenticate without a live secret:
+// it authenticates by secret and not by private_key_jwt.
+func (c *OAuthClient) NeedsSecret() bool {
+	return c.AuthenticatesBySecret() && !c.HasAuthMethod(AuthPrivateKeyJWT)
+}
+
+// CheckSecretKept refuses a write that turns cur into next when next
+// would need a secret (NeedsSecret) and hold no live one at now while cur
+// did not need one: a client that authenticates by private_key_jwt alone
+// and holds no secret cannot drop private_key_jwt (or move to secret
+// methods only) until it has a secret. It returns 400.1.1 naming the way
+// out; a client that already needs a secret is left alone.
+func CheckSecretKept(cur, next *OAuthClient, now time.Time) error {
+	if !next.NeedsSecret() || cur.NeedsSecret() || len(next.LiveSecrets(now)) > 0 {
+		return nil
+	}
+	return apierrors.NewIllegalUpdate("tokenEndpointAuthMethods: the client holds no live secret, so it needs private_key_jwt; " +
+		"add a secret first with POST /oauth-clients/" + next.ID + "/secrets")
 }
 
 // FindSecret returns the index of the secret with id, or -1.

@@ -613,7 +613,7 @@ type CreateOAuthClientRequest struct {
 	// Tenant Example: acme
 	Tenant *string `json:"tenant,omitempty"`
 
-	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`. A client of `private_key_jwt` alone is given no secret when it is made (create, bulk create, the restore of a deleted client); adding a secret method leaves it without one until `POST /oauth-clients/{id}/secrets`, and a change that would leave a client holding no live secret with secret methods only (dropping `private_key_jwt`) is `400.1.1`, naming that way out.
 	//
 	// Example: ["client_secret_basic","client_secret_post"]
 	TokenEndpointAuthMethods *[]AuthMethod `json:"tokenEndpointAuthMethods,omitempty"`
@@ -918,7 +918,7 @@ type OAuthClient struct {
 	// Tenant Example: acme
 	Tenant *string `json:"tenant"`
 
-	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`. A client of `private_key_jwt` alone is given no secret when it is made (create, bulk create, the restore of a deleted client); adding a secret method leaves it without one until `POST /oauth-clients/{id}/secrets`, and a change that would leave a client holding no live secret with secret methods only (dropping `private_key_jwt`) is `400.1.1`, naming that way out.
 	//
 	// Example: ["client_secret_basic","client_secret_post"]
 	TokenEndpointAuthMethods []AuthMethod `json:"tokenEndpointAuthMethods"`
@@ -1011,7 +1011,7 @@ type OAuthClientMaybeWithSecret struct {
 	// Tenant Example: acme
 	Tenant *string `json:"tenant"`
 
-	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`. A client of `private_key_jwt` alone is given no secret when it is made (create, bulk create, the restore of a deleted client); adding a secret method leaves it without one until `POST /oauth-clients/{id}/secrets`, and a change that would leave a client holding no live secret with secret methods only (dropping `private_key_jwt`) is `400.1.1`, naming that way out.
 	//
 	// Example: ["client_secret_basic","client_secret_post"]
 	TokenEndpointAuthMethods []AuthMethod `json:"tokenEndpointAuthMethods"`
@@ -1148,7 +1148,7 @@ type OAuthClientWithSecret struct {
 	// Scope Example: ["sp:oauth-client:read"]
 	Scope []string `json:"scope"`
 
-	// Secret 64 lowercase hex; null for a PUBLIC client. Shown only in this answer.
+	// Secret 64 lowercase hex; null for a PUBLIC client, for a client of `private_key_jwt` alone and for a dry run. Shown only in this answer.
 	//
 	// Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
 	Secret *string `json:"secret"`
@@ -1162,7 +1162,7 @@ type OAuthClientWithSecret struct {
 	// Tenant Example: acme
 	Tenant *string `json:"tenant"`
 
-	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`. A client of `private_key_jwt` alone is given no secret when it is made (create, bulk create, the restore of a deleted client); adding a secret method leaves it without one until `POST /oauth-clients/{id}/secrets`, and a change that would leave a client holding no live secret with secret methods only (dropping `private_key_jwt`) is `400.1.1`, naming that way out.
 	//
 	// Example: ["client_secret_basic","client_secret_post"]
 	TokenEndpointAuthMethods []AuthMethod `json:"tokenEndpointAuthMethods"`
@@ -1277,7 +1277,7 @@ type ReplaceOAuthClientRequest struct {
 	// Tenant Example: acme
 	Tenant *string `json:"tenant,omitempty"`
 
-	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`.
+	// TokenEndpointAuthMethods How the client authenticates at the token, introspection and revocation endpoints, by RFC 7591 name. Default `["client_secret_basic","client_secret_post"]`; `["none"]`, only and always, for a `PUBLIC` client. `private_key_jwt` needs `jwks` or `jwksUri`. A client of `private_key_jwt` alone is given no secret when it is made (create, bulk create, the restore of a deleted client); adding a secret method leaves it without one until `POST /oauth-clients/{id}/secrets`, and a change that would leave a client holding no live secret with secret methods only (dropping `private_key_jwt`) is `400.1.1`, naming that way out.
 	//
 	// Example: ["client_secret_basic","client_secret_post"]
 	TokenEndpointAuthMethods *[]AuthMethod `json:"tokenEndpointAuthMethods,omitempty"`
@@ -2350,7 +2350,8 @@ type ClientInterface interface {
 
 	// CreateOauthClientWithBody Create an OAuth client
 	//
-	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+	// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
 	//
@@ -2367,7 +2368,8 @@ type ClientInterface interface {
 
 	// CreateOauthClient Create an OAuth client
 	//
-	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+	// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
 	//
@@ -2539,7 +2541,7 @@ type ClientInterface interface {
 
 	// RestoreOauthClientWithBody Restore an OAuth client to an earlier state
 	//
-	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2548,7 +2550,7 @@ type ClientInterface interface {
 
 	// RestoreOauthClient Restore an OAuth client to an earlier state
 	//
-	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2895,7 +2897,8 @@ func (c *Client) ListOauthClients(ctx context.Context, params *ListOauthClientsP
 
 // CreateOauthClientWithBody Create an OAuth client
 //
-// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
 //
@@ -2922,7 +2925,8 @@ func (c *Client) CreateOauthClientWithBody(ctx context.Context, params *CreateOa
 
 // CreateOauthClient Create an OAuth client
 //
-// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
 //
@@ -3184,7 +3188,7 @@ func (c *Client) GetOauthClientHistory(ctx context.Context, id Id, params *GetOa
 
 // RestoreOauthClientWithBody Restore an OAuth client to an earlier state
 //
-// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3203,7 +3207,7 @@ func (c *Client) RestoreOauthClientWithBody(ctx context.Context, id Id, params *
 
 // RestoreOauthClient Restore an OAuth client to an earlier state
 //
-// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5432,7 +5436,8 @@ type ClientWithResponsesInterface interface {
 
 	// CreateOauthClientWithBodyWithResponse Create an OAuth client
 	//
-	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+	// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
 	//
@@ -5449,7 +5454,8 @@ type ClientWithResponsesInterface interface {
 
 	// CreateOauthClientWithResponse Create an OAuth client
 	//
-	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+	// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+	// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 	// shown only here and by secret rotation. A caller may grant only scopes it holds itself
 	// (`sp:scopes:default` may always be granted): anything else is `403`.
 	//
@@ -5627,7 +5633,7 @@ type ClientWithResponsesInterface interface {
 
 	// RestoreOauthClientWithBodyWithResponse Restore an OAuth client to an earlier state
 	//
-	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5636,7 +5642,7 @@ type ClientWithResponsesInterface interface {
 
 	// RestoreOauthClientWithResponse Restore an OAuth client to an earlier state
 	//
-	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+	// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9644,7 +9650,8 @@ func (c *ClientWithResponses) ListOauthClientsWithResponse(ctx context.Context, 
 
 // CreateOauthClientWithBodyWithResponse Create an OAuth client
 //
-// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
 //
@@ -9667,7 +9674,8 @@ func (c *ClientWithResponses) CreateOauthClientWithBodyWithResponse(ctx context.
 
 // CreateOauthClientWithResponse Create an OAuth client
 //
-// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client); it is
+// Creates a client. The answer carries the client's secret (`null` for a `PUBLIC` client and for
+// one whose `tokenEndpointAuthMethods` are `private_key_jwt` alone: it is given none); it is
 // shown only here and by secret rotation. A caller may grant only scopes it holds itself
 // (`sp:scopes:default` may always be granted): anything else is `403`.
 //
@@ -9899,7 +9907,7 @@ func (c *ClientWithResponses) GetOauthClientHistoryWithResponse(ctx context.Cont
 
 // RestoreOauthClientWithBodyWithResponse Restore an OAuth client to an earlier state
 //
-// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9914,7 +9922,7 @@ func (c *ClientWithResponses) RestoreOauthClientWithBodyWithResponse(ctx context
 
 // RestoreOauthClientWithResponse Restore an OAuth client to an earlier state
 //
-// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if `CONFIDENTIAL`, one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
+// The client's members become what they were right after event `seq` (the patchable members, `type`, `internal` and `scope`; never secrets). A deleted client comes back with the same id, its state at that event and, if it authenticates by secret (`client_secret_basic` or `client_secret_post`), one new secret shown in this answer; tokens issued before the deletion stay dead. `If-Match` applies to the live client (a deleted one matches no tag); `dryRun=true` answers what would be stored and stores nothing (and shows no secret). `404` for an unknown client or `seq`, `409.1` when a live client is already in that state. Records a `restored` event.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
