@@ -22,30 +22,58 @@ import (
 // The tests in this file run Clientele as a separate process, built once
 // per test binary, so that they can kill it, signal it and measure it.
 
+// builds holds the binaries built so far, by build tags, in binaryDir
+// (removed by TestMain).
 var (
-	binaryOnce sync.Once
-	binaryPath string
-	binaryErr  error
-	binaryDir  string
+	buildsMu  sync.Mutex
+	builds    = map[string]*build{}
+	binaryDir string
 )
 
-func clienteleBinary(t *testing.T) string {
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func clienteleBinary(t *testing.T) string { return clienteleBinaryTagged(t, "") }
+
+// clienteleBinaryTagged builds the server once per test binary with the
+// given build tags (comma-separated; "" for the released binary).
+func clienteleBinaryTagged(t *testing.T, tags string) string {
 	t.Helper()
-	binaryOnce.Do(func() {
-		binaryDir, binaryErr = os.MkdirTemp("", "clientele-bin-")
-		if binaryErr != nil {
+	buildsMu.Lock()
+	b := builds[tags]
+	if b == nil {
+		b = &build{}
+		builds[tags] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() {
+		buildsMu.Lock()
+		if binaryDir == "" {
+			binaryDir, b.err = os.MkdirTemp("", "clientele-bin-")
+		}
+		dir := binaryDir
+		buildsMu.Unlock()
+		if b.err != nil {
 			return
 		}
-		binaryPath = filepath.Join(binaryDir, "clientele")
-		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
+		b.path = filepath.Join(dir, "clientele")
+		args := []string{"build", "-o", b.path}
+		if tags != "" {
+			b.path += "-" + strings.ReplaceAll(tags, ",", "-")
+			args = []string{"build", "-tags", tags, "-o", b.path}
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
-			binaryErr = fmt.Errorf("go build: %v: %s", err, out)
+			b.err = fmt.Errorf("go build: %v: %s", err, out)
 		}
 	})
-	if binaryErr != nil {
-		t.Fatal(binaryErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binaryPath
+	return b.path
 }
 
 const (
@@ -67,8 +95,14 @@ type proc struct {
 // admin, the given store and extra environment, and waits until it is ready.
 func startProc(t *testing.T, db string, env ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(clienteleBinary(t), "--addr", addr, "--db", db)
+	return startBinary(t, clienteleBinary(t), freeAddr(t), db, env...)
+}
+
+// startBinary is startProc with a given binary and address (a restarted
+// server keeps its address).
+func startBinary(t *testing.T, bin, addr, db string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, "--addr", addr, "--db", db)
 	cmd.Env = append(os.Environ(),
 		"CLIENTELE_ADMIN_CLIENT_ID="+testAdminID,
 		"CLIENTELE_ADMIN_CLIENT_SECRET="+testAdminSecret,

@@ -77,6 +77,11 @@ func (s *Store) appendEvent(ctx context.Context, tx execQuerier, typ events.Type
 	if err := s.appendDeliveries(ctx, tx, &ev); err != nil {
 		return events.Event{}, fmt.Errorf("queueing the event for webhooks: %w", err)
 	}
+	// PostgreSQL sends one notification per transaction for equal
+	// payloads, so a batch of events costs one.
+	if err := s.notifyTx(ctx, tx, NotifyEvents); err != nil {
+		return events.Event{}, fmt.Errorf("announcing the event: %w", err)
+	}
 	return ev, nil
 }
 
@@ -145,15 +150,10 @@ func scanEvents(rows *sql.Rows) ([]events.Event, error) {
 	return out, rows.Err()
 }
 
-// DelayCommits makes every client write sleep for f() after taking its
-// event's seq and before committing, the widest window in which another
-// writer could commit first. It is for the tests that prove the feed never
-// skips an event; call it before the store is used.
-func (s *Store) DelayCommits(f func() time.Duration) { s.commitDelay = f }
-
 // EventsWritten returns a channel closed when this store next commits an
-// event. Writes of other servers sharing a PostgreSQL store are not seen
-// here; followers poll for those.
+// event or, while Listen runs on PostgreSQL, when it hears that another
+// server did (NotifyEvents). A notification can be missed while the
+// listening connection is down: followers keep polling as well.
 func (s *Store) EventsWritten() <-chan struct{} { return s.written.Wait() }
 
 // LastEventSeq is the seq of the newest committed event, 0 for none. Every

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -21,6 +20,9 @@ const (
 	// NotifyTokens: a token event was recorded (a token revoked, or a
 	// client's tokens ended).
 	NotifyTokens = "tokens"
+	// NotifyEvents: a client event was recorded (SPEC §10); Listen wakes
+	// the store's EventsWritten with it.
+	NotifyEvents = "events"
 	// NotifyReconnected is what Listen reports after every (re)connection:
 	// announcements may have been missed, read everything again.
 	NotifyReconnected = ""
@@ -40,7 +42,7 @@ const (
 
 // notifyTx announces payload on NotifyChannel when tx commits. SQLite has
 // no other servers to tell.
-func (s *Store) notifyTx(ctx context.Context, tx *sql.Tx, payload string) error {
+func (s *Store) notifyTx(ctx context.Context, tx execQuerier, payload string) error {
 	if s.dialect != Postgres {
 		return nil
 	}
@@ -57,7 +59,9 @@ func (s *Store) CanListen() bool { return s.dialect == Postgres }
 // (re)connection. It holds one dedicated connection, outside the pools,
 // reconnects by itself when it breaks (reporting why to onError), and
 // returns when ctx ends. On SQLite it returns at once. onChange must not
-// block for long: notifications wait meanwhile.
+// block for long: notifications wait meanwhile. NotifyEvents, and every
+// (re)connection, also wake EventsWritten: event streams then show other
+// servers' events at once instead of at their next poll.
 func (s *Store) Listen(ctx context.Context, onChange func(payload string), onError func(error)) {
 	if s.dialect != Postgres {
 		return
@@ -98,11 +102,15 @@ func (s *Store) listenOnce(ctx context.Context, onChange func(string)) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
 		return err
 	}
+	s.written.Notify()
 	onChange(NotifyReconnected)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if n.Payload == NotifyEvents {
+			s.written.Notify()
 		}
 		onChange(n.Payload)
 	}

@@ -57,11 +57,9 @@ type Store struct {
 	now     func() time.Time
 	// pgURL is the PostgreSQL URL, for the listening connection.
 	pgURL string
-	// written is notified after every commit of a write.
+	// written is notified after every commit of a write, and when Listen
+	// hears that another server committed an event.
 	written *events.Signal
-	// commitDelay, set by DelayCommits, is slept between an event's seq and
-	// the COMMIT of its write.
-	commitDelay func() time.Duration
 }
 
 // finish sets up what every dialect shares once the pools are open.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/models"
@@ -60,6 +59,7 @@ var errStale = errors.New("the client changed after it was read")
 // trackingId.
 func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...clientChange) error {
 	now := s.nowMillis()
+	commitDelay()
 	for _, c := range changes {
 		if endsTokens(c.before, c.after) {
 			if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
@@ -79,9 +79,7 @@ func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...client
 			return err
 		}
 	}
-	if s.commitDelay != nil {
-		time.Sleep(s.commitDelay())
-	}
+	commitDelay()
 	return nil
 }
 
