@@ -49,6 +49,10 @@ type options struct {
 	pprofAddr   string
 	loadgen     string
 	server      string
+	// hostileOnly runs only the ceiling and the hostile scenario,
+	// hostilePairs times (bench/hostile.go).
+	hostileOnly  bool
+	hostilePairs int
 }
 
 func main() {
@@ -62,6 +66,8 @@ func main() {
 	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "start the server with pprof on this loopback address")
 	flag.StringVar(&o.server, "server", "", "a server binary built before, to measure instead of building this tree (an A/B run)")
 	flag.StringVar(&o.loadgen, "loadgen", "", "load generator: wrk (the default when installed) or go")
+	flag.BoolVar(&o.hostileOnly, "hostile-only", false, "run only the ceiling and the hostile-bodies scenario")
+	flag.IntVar(&o.hostilePairs, "hostile-pairs", 1, "how many times to run the hostile scenario's pair (without, then with the hostile bodies)")
 	flag.Parse()
 	if o.loadgen == "" {
 		o.loadgen = "go"
@@ -282,6 +288,12 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 		{name: "POST /oauth/token, private_key_jwt ES256, fresh assertion, Go client", fresh: true,
 			make: tokenRequest(func() string { return key.form(ids[1], srv.base+"/oauth/token") })},
 	}
+	if o.hostileOnly {
+		ceiling := load(o, scenarios[0])
+		fmt.Printf("## %s, %d clients\n\n%s: %.0f req/s\n\n", backend, clients, ceiling.name, ceiling.rps())
+		hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
+		return nil
+	}
 	results := make([]result, len(scenarios))
 	for i, sc := range scenarios {
 		results[i] = load(o, sc)
@@ -307,6 +319,7 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 		"each follower received %d events, and the last of them %v after the load stopped.\n",
 		feedFollowers, 100*feed.result.rps()/results[3].rps(), feed.events, feed.lag.Round(time.Millisecond))
 	fmt.Printf("\nServer peak RSS: %.1f MiB\n\n", srv.peakRSS())
+	hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
 	for _, r := range results {
 		if r.firstError != "" {
 			fmt.Printf("first error of %s: %s\n", r.name, r.firstError)

@@ -135,6 +135,11 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	leave, err := s.costly.enter(c.Request().Context(), body)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	ifMatch := c.Request().Header.Get("If-Match")
 	updated, err := s.store.UpdateClient(c.Request().Context(), c.Param("id"), func(cur *models.OAuthClient) error {
 		if err := checkIfMatch(ifMatch, cur); err != nil {

@@ -111,6 +111,7 @@ type Server struct {
 	now       func() time.Time
 	stop      <-chan struct{}
 	feed      *feedHub
+	costly    *costlyLane
 
 	allowPrivateWebhooks bool
 }
@@ -137,6 +138,7 @@ func New(cfg Config) *echo.Echo {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.costly = newCostlyLane(s.now)
 	s.feed = newFeedHub(s.store, s.log, s.stop)
 	if cfg.Metrics {
 		s.metrics = newMetrics()

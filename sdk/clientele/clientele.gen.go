@@ -2417,7 +2417,10 @@ type ClientInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+	//   server, paced so that together they take at most a quarter of one core, and under a flood
+	//   of them one waits its turn; smaller bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -2453,7 +2456,10 @@ type ClientInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+	//   server, paced so that together they take at most a quarter of one core, and under a flood
+	//   of them one waits its turn; smaller bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -2489,7 +2495,10 @@ type ClientInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+	//   server, paced so that together they take at most a quarter of one core, and under a flood
+	//   of them one waits its turn; smaller bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3004,7 +3013,10 @@ func (c *Client) GetOauthClient(ctx context.Context, id Id, params *GetOauthClie
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+//     server, paced so that together they take at most a quarter of one core, and under a flood
+//     of them one waits its turn; smaller bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3050,7 +3062,10 @@ func (c *Client) PatchOauthClientWithBody(ctx context.Context, id Id, params *Pa
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+//     server, paced so that together they take at most a quarter of one core, and under a flood
+//     of them one waits its turn; smaller bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3096,7 +3111,10 @@ func (c *Client) PatchOauthClientWithApplicationJSONPatchPlusJSONBody(ctx contex
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+//     server, paced so that together they take at most a quarter of one core, and under a flood
+//     of them one waits its turn; smaller bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -5507,7 +5525,10 @@ type ClientWithResponsesInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+	//   server, paced so that together they take at most a quarter of one core, and under a flood
+	//   of them one waits its turn; smaller bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -5543,7 +5564,10 @@ type ClientWithResponsesInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+	//   server, paced so that together they take at most a quarter of one core, and under a flood
+	//   of them one waits its turn; smaller bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -5579,7 +5603,10 @@ type ClientWithResponsesInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+	//   server, paced so that together they take at most a quarter of one core, and under a flood
+	//   of them one waits its turn; smaller bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -9745,7 +9772,10 @@ func (c *ClientWithResponses) GetOauthClientWithResponse(ctx context.Context, id
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+//     server, paced so that together they take at most a quarter of one core, and under a flood
+//     of them one waits its turn; smaller bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -9787,7 +9817,10 @@ func (c *ClientWithResponses) PatchOauthClientWithBodyWithResponse(ctx context.C
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+//     server, paced so that together they take at most a quarter of one core, and under a flood
+//     of them one waits its turn; smaller bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -9829,7 +9862,10 @@ func (c *ClientWithResponses) PatchOauthClientWithApplicationJSONPatchPlusJSONBo
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
+//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
+//     server, paced so that together they take at most a quarter of one core, and under a flood
+//     of them one waits its turn; smaller bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
