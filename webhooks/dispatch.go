@@ -57,6 +57,9 @@ type Dispatcher struct {
 	// Poll bounds how late a delivery that came due is attempted (1 s by
 	// default).
 	Poll time.Duration
+	// Timeout bounds one attempt, from dialling to the end of the answer's
+	// headers (Timeout, 10 s, by default); tests shorten it.
+	Timeout time.Duration
 
 	client *http.Client
 	mu     sync.Mutex
@@ -76,8 +79,11 @@ func (d *Dispatcher) init() {
 	if d.Poll <= 0 {
 		d.Poll = time.Second
 	}
+	if d.Timeout <= 0 {
+		d.Timeout = Timeout
+	}
 	d.busy = map[string]bool{}
-	dialer := &net.Dialer{Timeout: Timeout}
+	dialer := &net.Dialer{Timeout: d.Timeout}
 	if !d.AllowPrivate {
 		// Checked on the address actually dialled, so a name that
 		// resolves differently later (DNS rebinding) cannot reach inside.
@@ -90,7 +96,7 @@ func (d *Dispatcher) init() {
 		}
 	}
 	d.client = &http.Client{
-		Timeout:   Timeout,
+		Timeout:   d.Timeout,
 		Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
 		// A redirect is an answer that is not 2xx: a failed attempt.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -138,7 +144,7 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		// The lease outlives one attempt's timeout.
-		ok, err := d.Store.LeaseDelivery(ctx, dl, now, now.Add(Timeout+5*time.Second))
+		ok, err := d.Store.LeaseDelivery(ctx, dl, now, now.Add(d.Timeout+5*time.Second))
 		if err != nil || !ok {
 			d.release(dl.WebhookID)
 			continue
