@@ -2318,7 +2318,7 @@ type ClientInterface interface {
 
 	// GetMetrics Prometheus metrics
 	//
-	// Request counts and latency histograms by route template and status, tokens issued, and store latency by operation, in Prometheus' text format. Served unless the server runs with `--metrics=false`.
+	// Request counts and latency histograms by route template and status, tokens issued, store latency by operation, and webhook deliveries: attempts by outcome (`clientele_webhook_attempts_total{outcome="ok"|"failed"}`), deliveries given up after 24 h (`clientele_webhook_deliveries_given_up_total`) and the lag from an event to the end of each attempt to deliver it (`clientele_webhook_delivery_lag_seconds`, a histogram), in Prometheus' text format. Served unless the server runs with `--metrics=false`.
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2844,7 +2844,7 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetMetrics Prometheus metrics
 //
-// Request counts and latency histograms by route template and status, tokens issued, and store latency by operation, in Prometheus' text format. Served unless the server runs with `--metrics=false`.
+// Request counts and latency histograms by route template and status, tokens issued, store latency by operation, and webhook deliveries: attempts by outcome (`clientele_webhook_attempts_total{outcome="ok"|"failed"}`), deliveries given up after 24 h (`clientele_webhook_deliveries_given_up_total`) and the lag from an event to the end of each attempt to deliver it (`clientele_webhook_delivery_lag_seconds`, a histogram), in Prometheus' text format. Served unless the server runs with `--metrics=false`.
 //
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5416,7 +5416,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetMetricsWithResponse Prometheus metrics
 	//
-	// Request counts and latency histograms by route template and status, tokens issued, and store latency by operation, in Prometheus' text format. Served unless the server runs with `--metrics=false`.
+	// Request counts and latency histograms by route template and status, tokens issued, store latency by operation, and webhook deliveries: attempts by outcome (`clientele_webhook_attempts_total{outcome="ok"|"failed"}`), deliveries given up after 24 h (`clientele_webhook_deliveries_given_up_total`) and the lag from an event to the end of each attempt to deliver it (`clientele_webhook_delivery_lag_seconds`, a histogram), in Prometheus' text format. Served unless the server runs with `--metrics=false`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9621,7 +9621,7 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // GetMetricsWithResponse Prometheus metrics
 //
-// Request counts and latency histograms by route template and status, tokens issued, and store latency by operation, in Prometheus' text format. Served unless the server runs with `--metrics=false`.
+// Request counts and latency histograms by route template and status, tokens issued, store latency by operation, and webhook deliveries: attempts by outcome (`clientele_webhook_attempts_total{outcome="ok"|"failed"}`), deliveries given up after 24 h (`clientele_webhook_deliveries_given_up_total`) and the lag from an event to the end of each attempt to deliver it (`clientele_webhook_delivery_lag_seconds`, a histogram), in Prometheus' text format. Served unless the server runs with `--metrics=false`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
