@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clientele/clientele/registration"
 	"github.com/clientele/clientele/token"
 )
 
@@ -26,6 +27,7 @@ type config struct {
 	keyEncryptionKey                                 string
 	historyRetention                                 string
 	allowPrivateWebhooks                             bool
+	registration                                     string
 }
 
 // envName is the environment variable of a flag: CLIENTELE_ and the flag's
@@ -72,6 +74,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.keyRotationInterval, "key-rotation-interval", "720h", "rotate the signing key this often, a `duration`; 0 turns it off")
 	fs.BoolVar(&cfg.allowPrivateWebhooks, "allow-private-webhooks", false, "accept webhooks on private, loopback and link-local addresses")
 	fs.StringVar(&cfg.historyRetention, "history-retention", "2160h", "keep the events of clients (history, feed, restore) this long, a `duration`")
+	fs.StringVar(&cfg.registration, "registration", string(registration.Off), "dynamic client registration (RFC 7591/7592) at /oauth/register, a `mode`: off (404), token (needs an access token with sp:oauth-client:manage) or open (anyone; sp:scopes:default only)")
 	return fs
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/clientele/clientele/db"
 	"github.com/clientele/clientele/handlers"
 	"github.com/clientele/clientele/ratelimit"
+	"github.com/clientele/clientele/registration"
 	"github.com/clientele/clientele/token"
 	"github.com/clientele/clientele/webhooks"
 )
@@ -110,6 +111,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	retention, err := historyRetention(cfg)
 	if err != nil {
 		return err
+	}
+	registrationMode, err := registration.ParseMode(cfg.registration)
+	if err != nil {
+		return fmt.Errorf("--registration %w", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -209,6 +214,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// lock a client out for every other caller behind it.
 		TrustedProxies: proxies,
 		JWKSFetcher:    clientkeys.NewFetcher(cfg.allowPrivateJWKSURI, time.Now),
+		Registration:   registrationMode,
 	}
 	for _, o := range strings.Split(cfg.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

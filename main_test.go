@@ -235,6 +235,8 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"rotation within the lead", []string{"--key-rotation-interval", "5m"}, nil, "--key-rotation-interval"},
 		{"bad lead variable", nil, map[string]string{"CLIENTELE_KEY_PUBLISH_LEAD": "soon"}, "--key-publish-lead"},
 		{"short encryption key", nil, map[string]string{"CLIENTELE_KEY_ENCRYPTION_KEY": "short"}, "at least 16"},
+		{"bad registration mode", []string{"--registration", "on"}, nil, "--registration"},
+		{"bad registration variable", nil, map[string]string{"CLIENTELE_REGISTRATION": "yes"}, "--registration"},
 		{"unreachable postgres", []string{"--db", "postgres://u:p@127.0.0.1:1/db?sslmode=disable&connect_timeout=2"}, nil, ""},
 	}
 	for _, tt := range tests {

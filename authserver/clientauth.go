@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
@@ -143,13 +144,18 @@ func (s *Server) authenticate(ctx context.Context, cr credentials) (Authenticate
 	return out, nil
 }
 
-// secretMatches compares secret with the live secrets of cl in constant
-// time, always as many comparisons (unknown and public clients too), so
-// that timing tells neither ids nor secrets apart. It returns the id of
-// the secret that matched.
+// secretMatches compares secret with the live secrets of cl at the
+// server's now; see SecretMatches.
 func (s *Server) secretMatches(cl *models.OAuthClient, secret string) (string, bool) {
+	return SecretMatches(cl, secret, s.now())
+}
+
+// SecretMatches compares secret with the live secrets of cl at now in
+// constant time, always as many comparisons (unknown and public clients
+// too), so that timing tells neither ids nor secrets apart. It returns the
+// id of the secret that matched.
+func SecretMatches(cl *models.OAuthClient, secret string, now time.Time) (string, bool) {
 	hash := HashSecret(secret)
-	now := s.now()
 	var matched string
 	zero := make([]byte, len(hash))
 	for i := range models.MaxLiveSecrets {

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Code is an error code of RFC 6749 §5.2.
+// Code is an error code of RFC 6749 §5.2, RFC 8707 §2 or RFC 7591 §3.2.2.
 type Code string
 
 // The error codes the authorization server answers with.
@@ -27,6 +27,12 @@ const (
 	// InvalidTarget: a requested resource or audience is malformed or not
 	// one of the client's (RFC 8707 §2).
 	InvalidTarget Code = "invalid_target"
+	// InvalidClientMetadata: a registration's metadata is malformed or not
+	// allowed (RFC 7591 §3.2.2); the description names the field.
+	InvalidClientMetadata Code = "invalid_client_metadata"
+	// InvalidRedirectURI: a redirect URI of a registration is not
+	// acceptable (RFC 7591 §3.2.2); the description names it.
+	InvalidRedirectURI Code = "invalid_redirect_uri"
 )
 
 // Error is a refusal of the authorization server: an RFC 6749 §5.2 error

@@ -174,6 +174,14 @@ var migrations = []migration{
 		sqlite:   webhookTables("INTEGER"),
 		postgres: webhookTables("BIGINT"),
 	},
+	{
+		// The SHA-256 of a dynamically registered client's RFC 7592
+		// registration access token (SPEC §12); NULL for every other client.
+		version:  8,
+		name:     "registration access tokens",
+		sqlite:   []string{`ALTER TABLE oauth_clients ADD COLUMN registration_token_hash BLOB`},
+		postgres: []string{`ALTER TABLE oauth_clients ADD COLUMN registration_token_hash BYTEA`},
+	},
 }
 
 // webhookTables is migration 7 for a dialect's integer type.

@@ -81,6 +81,20 @@ var clientColumns = func() []clientColumn {
 				return nil
 			},
 			equal: func(a, b *models.OAuthClient) bool { return a.TokenGeneration == b.TokenGeneration }},
+		clientColumn{name: "registration_token_hash", storage: storeBlob,
+			value: func(c *models.OAuthClient) any {
+				if len(c.RegistrationTokenHash) == 0 {
+					return nil
+				}
+				return c.RegistrationTokenHash
+			},
+			load: func(c *models.OAuthClient, v *cell) error {
+				c.RegistrationTokenHash = v.raw
+				return nil
+			},
+			equal: func(a, b *models.OAuthClient) bool {
+				return bytes.Equal(a.RegistrationTokenHash, b.RegistrationTokenHash)
+			}},
 	)
 	for i := range cols {
 		cols[i].fixed = fixedColumns[cols[i].name]

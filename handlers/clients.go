@@ -85,11 +85,11 @@ func (s *Server) newClient(c echo.Context, req clientRequest, opts models.WriteO
 	if err := checkGrantableScopes(callerOf(c), cl.Scope); err != nil {
 		return cl, nil, err
 	}
-	id, err := uuid.NewV7()
+	id, err := newClientID()
 	if err != nil {
 		return cl, nil, err
 	}
-	cl.ID = hex.EncodeToString(id[:])
+	cl.ID = id
 	var secret *string
 	if cl.AuthenticatesBySecret() && !opts.DryRun {
 		value, record, err := authserver.MintSecret(s.now(), nil)
@@ -100,6 +100,15 @@ func (s *Server) newClient(c echo.Context, req clientRequest, opts models.WriteO
 		secret = &value
 	}
 	return cl, secret, nil
+}
+
+// newClientID returns the id of a new client: a UUIDv7 as 32 lowercase hex.
+func newClientID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(id[:]), nil
 }
 
 // getOauthClient answers GET /oauth-clients/{id} with an ETag, or 304 when

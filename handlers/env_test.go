@@ -27,6 +27,7 @@ import (
 	"github.com/clientele/clientele/internal/pgtest"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/ratelimit"
+	"github.com/clientele/clientele/registration"
 	"github.com/clientele/clientele/token"
 )
 
@@ -65,6 +66,8 @@ type envOptions struct {
 	fetcher *clientkeys.Fetcher
 	// allowPrivateWebhooks accepts webhooks on loopback addresses.
 	allowPrivateWebhooks bool
+	// registration is the --registration mode (off when "").
+	registration registration.Mode
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, envOptions{}) }
@@ -108,6 +111,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		JWKSFetcher: o.fetcher,
 
 		AllowPrivateWebhooks: o.allowPrivateWebhooks,
+		Registration:         o.registration,
 	}
 	if o.logs != nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(o.logs, nil))

@@ -43,7 +43,7 @@ func rememberSecretsIn(body []byte) {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, e := range x {
-				if s, ok := e.(string); ok && (k == "secret" || k == "client_secret") {
+				if s, ok := e.(string); ok && (k == "secret" || k == "client_secret" || k == "registration_access_token") {
 					rememberSecret(s)
 				}
 				walk(e)

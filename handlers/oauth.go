@@ -14,6 +14,7 @@ import (
 	"github.com/clientele/clientele/clientkeys"
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
+	"github.com/clientele/clientele/registration"
 )
 
 // maxFormBytes bounds the body of the OAuth endpoints.
@@ -235,6 +236,8 @@ type authorizationServerMetadata struct {
 	TokenEndpointAuthSigningAlgs []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionAuthSigningAlgs []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
 	RevocationAuthSigningAlgs    []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	// RegistrationEndpoint is RFC 7591's, only when registration is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 }
 
 // getAuthorizationServerMetadata answers GET
@@ -243,7 +246,12 @@ func (s *Server) getAuthorizationServerMetadata(c echo.Context) error {
 	base := strings.TrimSuffix(s.issuer, "/")
 	methods := authserver.Methods()
 	algs := clientkeys.Algorithms
+	var registrationEndpoint string
+	if s.registration != registration.Off {
+		registrationEndpoint = base + "/oauth/register"
+	}
 	return writeJSON(c, http.StatusOK, authorizationServerMetadata{
+		RegistrationEndpoint:              registrationEndpoint,
 		Issuer:                            s.issuer,
 		TokenEndpoint:                     base + "/oauth/token",
 		JWKSURI:                           base + "/.well-known/jwks.json",

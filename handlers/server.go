@@ -22,6 +22,7 @@ import (
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/query"
 	"github.com/clientele/clientele/ratelimit"
+	"github.com/clientele/clientele/registration"
 	"github.com/clientele/clientele/token"
 	"github.com/clientele/clientele/webhooks"
 )
@@ -94,6 +95,9 @@ type Config struct {
 	// WebhookCounters, when set and Metrics is on, is filled with the hooks
 	// that measure webhook deliveries in /metrics, for the Dispatcher.
 	WebhookCounters *webhooks.Counters
+	// Registration serves dynamic client registration (SPEC §12) in this
+	// mode; "" is registration.Off.
+	Registration registration.Mode
 }
 
 // Server holds the dependencies every handler uses.
@@ -114,6 +118,7 @@ type Server struct {
 	costly    *costlyLane
 
 	allowPrivateWebhooks bool
+	registration         registration.Mode
 }
 
 // New returns the Echo instance serving the whole API.
@@ -131,6 +136,10 @@ func New(cfg Config) *echo.Echo {
 		stop:      cfg.Stop,
 
 		allowPrivateWebhooks: cfg.AllowPrivateWebhooks,
+		registration:         cfg.Registration,
+	}
+	if s.registration == "" {
+		s.registration = registration.Off
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -215,6 +224,13 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/oauth/token", s.createToken)
 	e.POST("/oauth/introspect", s.introspectToken)
 	e.POST("/oauth/revoke", s.revokeToken)
+	// Off, the registration endpoints are unknown routes: 404.
+	if s.registration != registration.Off {
+		e.POST("/oauth/register", s.registerOauthClient)
+		e.GET("/oauth/register/:id", s.getRegisteredOauthClient)
+		e.PUT("/oauth/register/:id", s.replaceRegisteredOauthClient)
+		e.DELETE("/oauth/register/:id", s.deleteRegisteredOauthClient)
+	}
 	e.GET("/.well-known/jwks.json", s.getJwks)
 	keys := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeAll)}
 	e.GET("/signing-keys", s.listSigningKeys, keys...)
@@ -242,8 +258,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		limited      *rateLimitedError
 		failures     *authserver.TooManyFailuresError
 		oauth        *authserver.Error
+		bearer       *bearerError
 	)
 	switch {
+	case errors.As(err, &bearer):
+		bearer.write(c)
+		return
 	case errors.As(err, &unauthorized):
 		unauthorized.write(c)
 		return

@@ -94,6 +94,11 @@ type OAuthClient struct {
 	// TokenGeneration changes whenever the client's existing tokens must stop
 	// working: secret rotation, disabling, losing CLIENT_CREDENTIALS.
 	TokenGeneration int64
+	// RegistrationTokenHash is the hash of the client's RFC 7592
+	// registration access token, nil when it was not registered
+	// dynamically (SPEC §12). It is no member: no representation, event or
+	// restore ever holds it.
+	RegistrationTokenHash []byte `json:"-"`
 }
 
 // NewClient returns a client holding every create default of SPEC §2. The
@@ -148,6 +153,7 @@ func (c *OAuthClient) Clone() OAuthClient {
 	for i := range members {
 		members[i].codec.copy(&d, c)
 	}
+	d.RegistrationTokenHash = slices.Clone(c.RegistrationTokenHash)
 	return d
 }
 

@@ -267,12 +267,13 @@ func IsArrayMember(member string) bool {
 
 // SameStoredValues reports whether a and b hold the same values, ignoring
 // the timestamps (the DateTime members). It decides whether an update
-// really changes the client, so that modified moves only then.
+// really changes the client, so that modified moves only then; a new
+// registration access token is such a change.
 func SameStoredValues(a, b *OAuthClient) bool {
 	for i := range members {
 		if members[i].Type != DateTime && !members[i].codec.equal(a, b) {
 			return false
 		}
 	}
-	return a.TokenGeneration == b.TokenGeneration
+	return a.TokenGeneration == b.TokenGeneration && bytes.Equal(a.RegistrationTokenHash, b.RegistrationTokenHash)
 }

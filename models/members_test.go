@@ -40,7 +40,8 @@ func full() OAuthClient {
 		Secrets:                  []Secret{{ID: "5ec", Hash: []byte{1, 2}, Created: used, Expires: &used, Hint: "abcd"}},
 		TokenEndpointAuthMethods: []AuthMethod{AuthNone},
 		JWKS:                     KeySet(`{"keys":[]}`), JWKSURI: s("https://acme.example/jwks"),
-		TokenGeneration: 3,
+		TokenGeneration:       3,
+		RegistrationTokenHash: []byte{7, 8, 9},
 	}
 }
 
@@ -74,7 +75,7 @@ func change(t *testing.T, v reflect.Value) {
 }
 
 // The store's own fields, which are not members of the wire.
-var storeFields = []string{"TokenGeneration"}
+var storeFields = []string{"TokenGeneration", "RegistrationTokenHash"}
 
 // TestEveryFieldIsAMember fails when OAuthClient gains a field that no
 // member of the table reads: such a field would be lost by the wire, the

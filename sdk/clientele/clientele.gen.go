@@ -39,22 +39,40 @@ func (e AccessType) Valid() bool {
 
 // Defines values for AuthMethod.
 const (
-	ClientSecretBasic AuthMethod = "client_secret_basic"
-	ClientSecretPost  AuthMethod = "client_secret_post"
-	None              AuthMethod = "none"
-	PrivateKeyJwt     AuthMethod = "private_key_jwt"
+	AuthMethodClientSecretBasic AuthMethod = "client_secret_basic"
+	AuthMethodClientSecretPost  AuthMethod = "client_secret_post"
+	AuthMethodNone              AuthMethod = "none"
+	AuthMethodPrivateKeyJwt     AuthMethod = "private_key_jwt"
 )
 
 // Valid indicates whether the value is a known member of the AuthMethod enum.
 func (e AuthMethod) Valid() bool {
 	switch e {
-	case ClientSecretBasic:
+	case AuthMethodClientSecretBasic:
 		return true
-	case ClientSecretPost:
+	case AuthMethodClientSecretPost:
 		return true
-	case None:
+	case AuthMethodNone:
 		return true
-	case PrivateKeyJwt:
+	case AuthMethodPrivateKeyJwt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BearerErrorError.
+const (
+	InsufficientScope BearerErrorError = "insufficient_scope"
+	InvalidToken      BearerErrorError = "invalid_token"
+)
+
+// Valid indicates whether the value is a known member of the BearerErrorError enum.
+func (e BearerErrorError) Valid() bool {
+	switch e {
+	case InsufficientScope:
+		return true
+	case InvalidToken:
 		return true
 	default:
 		return false
@@ -274,6 +292,117 @@ func (e OAuthErrorError) Valid() bool {
 	}
 }
 
+// Defines values for RegisteredClientTokenEndpointAuthMethod.
+const (
+	RegisteredClientTokenEndpointAuthMethodClientSecretBasic RegisteredClientTokenEndpointAuthMethod = "client_secret_basic"
+	RegisteredClientTokenEndpointAuthMethodClientSecretPost  RegisteredClientTokenEndpointAuthMethod = "client_secret_post"
+	RegisteredClientTokenEndpointAuthMethodNone              RegisteredClientTokenEndpointAuthMethod = "none"
+	RegisteredClientTokenEndpointAuthMethodPrivateKeyJwt     RegisteredClientTokenEndpointAuthMethod = "private_key_jwt"
+)
+
+// Valid indicates whether the value is a known member of the RegisteredClientTokenEndpointAuthMethod enum.
+func (e RegisteredClientTokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case RegisteredClientTokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case RegisteredClientTokenEndpointAuthMethodClientSecretPost:
+		return true
+	case RegisteredClientTokenEndpointAuthMethodNone:
+		return true
+	case RegisteredClientTokenEndpointAuthMethodPrivateKeyJwt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistrationErrorError.
+const (
+	InvalidClientMetadata RegistrationErrorError = "invalid_client_metadata"
+	InvalidRedirectUri    RegistrationErrorError = "invalid_redirect_uri"
+)
+
+// Valid indicates whether the value is a known member of the RegistrationErrorError enum.
+func (e RegistrationErrorError) Valid() bool {
+	switch e {
+	case InvalidClientMetadata:
+		return true
+	case InvalidRedirectUri:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistrationGrantType.
+const (
+	RegistrationAuthorizationCode RegistrationGrantType = "authorization_code"
+	RegistrationClientCredentials RegistrationGrantType = "client_credentials"
+	RegistrationRefreshToken      RegistrationGrantType = "refresh_token"
+)
+
+// Valid indicates whether the value is a known member of the RegistrationGrantType enum.
+func (e RegistrationGrantType) Valid() bool {
+	switch e {
+	case RegistrationAuthorizationCode:
+		return true
+	case RegistrationClientCredentials:
+		return true
+	case RegistrationRefreshToken:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistrationMetadataTokenEndpointAuthMethod.
+const (
+	RegistrationMetadataTokenEndpointAuthMethodClientSecretBasic RegistrationMetadataTokenEndpointAuthMethod = "client_secret_basic"
+	RegistrationMetadataTokenEndpointAuthMethodClientSecretPost  RegistrationMetadataTokenEndpointAuthMethod = "client_secret_post"
+	RegistrationMetadataTokenEndpointAuthMethodNone              RegistrationMetadataTokenEndpointAuthMethod = "none"
+	RegistrationMetadataTokenEndpointAuthMethodPrivateKeyJwt     RegistrationMetadataTokenEndpointAuthMethod = "private_key_jwt"
+)
+
+// Valid indicates whether the value is a known member of the RegistrationMetadataTokenEndpointAuthMethod enum.
+func (e RegistrationMetadataTokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case RegistrationMetadataTokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case RegistrationMetadataTokenEndpointAuthMethodClientSecretPost:
+		return true
+	case RegistrationMetadataTokenEndpointAuthMethodNone:
+		return true
+	case RegistrationMetadataTokenEndpointAuthMethodPrivateKeyJwt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistrationReplacementTokenEndpointAuthMethod.
+const (
+	RegistrationReplacementTokenEndpointAuthMethodClientSecretBasic RegistrationReplacementTokenEndpointAuthMethod = "client_secret_basic"
+	RegistrationReplacementTokenEndpointAuthMethodClientSecretPost  RegistrationReplacementTokenEndpointAuthMethod = "client_secret_post"
+	RegistrationReplacementTokenEndpointAuthMethodNone              RegistrationReplacementTokenEndpointAuthMethod = "none"
+	RegistrationReplacementTokenEndpointAuthMethodPrivateKeyJwt     RegistrationReplacementTokenEndpointAuthMethod = "private_key_jwt"
+)
+
+// Valid indicates whether the value is a known member of the RegistrationReplacementTokenEndpointAuthMethod enum.
+func (e RegistrationReplacementTokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case RegistrationReplacementTokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case RegistrationReplacementTokenEndpointAuthMethodClientSecretPost:
+		return true
+	case RegistrationReplacementTokenEndpointAuthMethodNone:
+		return true
+	case RegistrationReplacementTokenEndpointAuthMethodPrivateKeyJwt:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SigningAlgorithm.
 const (
 	ES256 SigningAlgorithm = "ES256"
@@ -456,6 +585,15 @@ type AuthorizationServerMetadata struct {
 	TokenEndpointAuthMethodsSupported                  *[]string `json:"token_endpoint_auth_methods_supported,omitempty"`
 	TokenEndpointAuthSigningAlgValuesSupported         *[]string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 }
+
+// BearerError defines model for BearerError.
+type BearerError struct {
+	Error            BearerErrorError `json:"error"`
+	ErrorDescription *string          `json:"error_description,omitempty"`
+}
+
+// BearerErrorError defines model for BearerError.Error.
+type BearerErrorError string
 
 // ClientEvent One change to a client. `patch` holds the RFC 6902 operations that turn the client's representation before the change into the one after it (a client that does not exist is `{}`); it never holds a secret value.
 type ClientEvent struct {
@@ -1192,6 +1330,108 @@ type RateLimited struct {
 	Message string `json:"message"`
 }
 
+// RegisteredClient The answer of RFC 7591 §3.2.1 and RFC 7592 §3: the client's id and registration, the metadata as stored (a null member is left out) and the credentials made by this request.
+type RegisteredClient struct {
+	ClientId string `json:"client_id"`
+
+	// ClientIdIssuedAt When the client was created, in seconds since the epoch.
+	ClientIdIssuedAt int64  `json:"client_id_issued_at"`
+	ClientName       string `json:"client_name"`
+
+	// ClientSecret A new client secret, only in the answer of the registration, and only for a client that authenticates with one.
+	ClientSecret *string `json:"client_secret,omitempty"`
+
+	// ClientSecretExpiresAt While the client holds a live secret: 0 when its newest secret never expires, else that expiry in seconds since the epoch.
+	ClientSecretExpiresAt *int64                  `json:"client_secret_expires_at,omitempty"`
+	ClientUri             *string                 `json:"client_uri,omitempty"`
+	GrantTypes            []RegistrationGrantType `json:"grant_types"`
+
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks         *ClientJwks `json:"jwks,omitempty"`
+	JwksUri      *string     `json:"jwks_uri,omitempty"`
+	RedirectUris []string    `json:"redirect_uris"`
+
+	// RegistrationAccessToken A new registration access token, only in the answers of register and replace.
+	RegistrationAccessToken *string                                 `json:"registration_access_token,omitempty"`
+	RegistrationClientUri   string                                  `json:"registration_client_uri"`
+	Scope                   string                                  `json:"scope"`
+	TokenEndpointAuthMethod RegisteredClientTokenEndpointAuthMethod `json:"token_endpoint_auth_method"`
+}
+
+// RegisteredClientTokenEndpointAuthMethod defines model for RegisteredClient.TokenEndpointAuthMethod.
+type RegisteredClientTokenEndpointAuthMethod string
+
+// RegistrationError defines model for RegistrationError.
+type RegistrationError struct {
+	Error            RegistrationErrorError `json:"error"`
+	ErrorDescription *string                `json:"error_description,omitempty"`
+}
+
+// RegistrationErrorError defines model for RegistrationError.Error.
+type RegistrationErrorError string
+
+// RegistrationGrantType A grant type by its RFC 7591 name, the lower-case name of a `GrantType`.
+type RegistrationGrantType string
+
+// RegistrationMetadata RFC 7591 client metadata, each field stored in one member of the client: `client_name` → `name` (default: the client id); `client_uri` → `homepageUrl`; `redirect_uris` → `redirectUris`; `grant_types` → `grantTypes`, lower case (default `client_credentials`, or `authorization_code` for a public client); `token_endpoint_auth_method` → the one-element `tokenEndpointAuthMethods` (default `client_secret_basic`; `none` makes a `PUBLIC` client); `jwks` → `jwks`; `jwks_uri` → `jwksUri`; `scope` (space-separated) → `scope` (default `sp:scopes:default`). A null is the same as leaving the field out. Any other field is ignored.
+type RegistrationMetadata struct {
+	// ClientName Example: Acme CI
+	ClientName *string `json:"client_name,omitempty"`
+
+	// ClientUri Example: https://acme.example
+	ClientUri  *string                  `json:"client_uri,omitempty"`
+	GrantTypes *[]RegistrationGrantType `json:"grant_types,omitempty"`
+
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks,omitempty"`
+
+	// JwksUri Example: https://acme.example/jwks.json
+	JwksUri      *string   `json:"jwks_uri,omitempty"`
+	RedirectUris *[]string `json:"redirect_uris,omitempty"`
+
+	// Scope Example: sp:oauth-client:read
+	Scope                   *string                                      `json:"scope,omitempty"`
+	TokenEndpointAuthMethod *RegistrationMetadataTokenEndpointAuthMethod `json:"token_endpoint_auth_method,omitempty"`
+	AdditionalProperties    map[string]interface{}                       `json:"-"`
+}
+
+// RegistrationMetadataTokenEndpointAuthMethod defines model for RegistrationMetadata.TokenEndpointAuthMethod.
+type RegistrationMetadataTokenEndpointAuthMethod string
+
+// RegistrationReplacement An RFC 7592 replacement: the metadata of `RegistrationMetadata` and the client's `client_id`; `client_secret`, when sent, must be a live secret of the client.
+type RegistrationReplacement struct {
+	ClientId string `json:"client_id"`
+
+	// ClientName Example: Acme CI
+	ClientName   *string `json:"client_name,omitempty"`
+	ClientSecret *string `json:"client_secret,omitempty"`
+
+	// ClientUri Example: https://acme.example
+	ClientUri  *string                  `json:"client_uri,omitempty"`
+	GrantTypes *[]RegistrationGrantType `json:"grant_types,omitempty"`
+
+	// Jwks The client's public keys for `private_key_jwt`, a JWK Set: `EC` P-256/P-384, `RSA` of at least 2048 bits or `OKP` Ed25519, at most 10, unique `kid`s. A key holding private or symmetric material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`) is refused.
+	//
+	// Example: {"keys":[{"crv":"P-256","kid":"ci-2026","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+	Jwks *ClientJwks `json:"jwks,omitempty"`
+
+	// JwksUri Example: https://acme.example/jwks.json
+	JwksUri      *string   `json:"jwks_uri,omitempty"`
+	RedirectUris *[]string `json:"redirect_uris,omitempty"`
+
+	// Scope Example: sp:oauth-client:read
+	Scope                   *string                                         `json:"scope,omitempty"`
+	TokenEndpointAuthMethod *RegistrationReplacementTokenEndpointAuthMethod `json:"token_endpoint_auth_method,omitempty"`
+	AdditionalProperties    map[string]interface{}                          `json:"-"`
+}
+
+// RegistrationReplacementTokenEndpointAuthMethod defines model for RegistrationReplacement.TokenEndpointAuthMethod.
+type RegistrationReplacementTokenEndpointAuthMethod string
+
 // ReplaceOAuthClientRequest defines model for ReplaceOAuthClientRequest.
 type ReplaceOAuthClientRequest struct {
 	// AccessTokenValiditySeconds Example: 3600
@@ -1532,6 +1772,12 @@ type Sorters = string
 // BadRequest SailPoint's error envelope.
 type BadRequest = ErrorResponse
 
+// BearerForbidden defines model for BearerForbidden.
+type BearerForbidden = BearerError
+
+// BearerUnauthorized defines model for BearerUnauthorized.
+type BearerUnauthorized = BearerError
+
 // Conflict SailPoint's error envelope.
 type Conflict = ErrorResponse
 
@@ -1555,6 +1801,9 @@ type PayloadTooLarge = ErrorResponse
 
 // PreconditionFailed SailPoint's error envelope.
 type PreconditionFailed = ErrorResponse
+
+// RegistrationBadRequest defines model for RegistrationBadRequest.
+type RegistrationBadRequest = RegistrationError
 
 // TooManyRequests defines model for TooManyRequests.
 type TooManyRequests = RateLimited
@@ -1807,6 +2056,12 @@ type IntrospectTokenFormdataRequestBody = TokenActionRequest
 // IntrospectTokenMultipartRequestBody defines body for IntrospectToken for multipart/form-data ContentType.
 type IntrospectTokenMultipartRequestBody = TokenActionRequest
 
+// RegisterOauthClientJSONRequestBody defines body for RegisterOauthClient for application/json ContentType.
+type RegisterOauthClientJSONRequestBody = RegistrationMetadata
+
+// ReplaceRegisteredOauthClientJSONRequestBody defines body for ReplaceRegisteredOauthClient for application/json ContentType.
+type ReplaceRegisteredOauthClientJSONRequestBody = RegistrationReplacement
+
 // RevokeTokenFormdataRequestBody defines body for RevokeToken for application/x-www-form-urlencoded ContentType.
 type RevokeTokenFormdataRequestBody = TokenActionRequest
 
@@ -1877,6 +2132,380 @@ func (a ClientJwks_Keys_Item) MarshalJSON() ([]byte, error) {
 	object["kty"], err = json.Marshal(a.Kty)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'kty': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for RegistrationMetadata. Returns the specified
+// element and whether it was found
+func (a RegistrationMetadata) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for RegistrationMetadata
+func (a *RegistrationMetadata) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for RegistrationMetadata to handle AdditionalProperties
+func (a *RegistrationMetadata) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["client_name"]; found {
+		err = json.Unmarshal(raw, &a.ClientName)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_name': %w", err)
+		}
+		delete(object, "client_name")
+	}
+
+	if raw, found := object["client_uri"]; found {
+		err = json.Unmarshal(raw, &a.ClientUri)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_uri': %w", err)
+		}
+		delete(object, "client_uri")
+	}
+
+	if raw, found := object["grant_types"]; found {
+		err = json.Unmarshal(raw, &a.GrantTypes)
+		if err != nil {
+			return fmt.Errorf("error reading 'grant_types': %w", err)
+		}
+		delete(object, "grant_types")
+	}
+
+	if raw, found := object["jwks"]; found {
+		err = json.Unmarshal(raw, &a.Jwks)
+		if err != nil {
+			return fmt.Errorf("error reading 'jwks': %w", err)
+		}
+		delete(object, "jwks")
+	}
+
+	if raw, found := object["jwks_uri"]; found {
+		err = json.Unmarshal(raw, &a.JwksUri)
+		if err != nil {
+			return fmt.Errorf("error reading 'jwks_uri': %w", err)
+		}
+		delete(object, "jwks_uri")
+	}
+
+	if raw, found := object["redirect_uris"]; found {
+		err = json.Unmarshal(raw, &a.RedirectUris)
+		if err != nil {
+			return fmt.Errorf("error reading 'redirect_uris': %w", err)
+		}
+		delete(object, "redirect_uris")
+	}
+
+	if raw, found := object["scope"]; found {
+		err = json.Unmarshal(raw, &a.Scope)
+		if err != nil {
+			return fmt.Errorf("error reading 'scope': %w", err)
+		}
+		delete(object, "scope")
+	}
+
+	if raw, found := object["token_endpoint_auth_method"]; found {
+		err = json.Unmarshal(raw, &a.TokenEndpointAuthMethod)
+		if err != nil {
+			return fmt.Errorf("error reading 'token_endpoint_auth_method': %w", err)
+		}
+		delete(object, "token_endpoint_auth_method")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for RegistrationMetadata to handle AdditionalProperties
+func (a RegistrationMetadata) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.ClientName != nil {
+		object["client_name"], err = json.Marshal(a.ClientName)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_name': %w", err)
+		}
+	}
+
+	if a.ClientUri != nil {
+		object["client_uri"], err = json.Marshal(a.ClientUri)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_uri': %w", err)
+		}
+	}
+
+	if a.GrantTypes != nil {
+		object["grant_types"], err = json.Marshal(a.GrantTypes)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'grant_types': %w", err)
+		}
+	}
+
+	if a.Jwks != nil {
+		object["jwks"], err = json.Marshal(a.Jwks)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'jwks': %w", err)
+		}
+	}
+
+	if a.JwksUri != nil {
+		object["jwks_uri"], err = json.Marshal(a.JwksUri)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'jwks_uri': %w", err)
+		}
+	}
+
+	if a.RedirectUris != nil {
+		object["redirect_uris"], err = json.Marshal(a.RedirectUris)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'redirect_uris': %w", err)
+		}
+	}
+
+	if a.Scope != nil {
+		object["scope"], err = json.Marshal(a.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'scope': %w", err)
+		}
+	}
+
+	if a.TokenEndpointAuthMethod != nil {
+		object["token_endpoint_auth_method"], err = json.Marshal(a.TokenEndpointAuthMethod)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'token_endpoint_auth_method': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for RegistrationReplacement. Returns the specified
+// element and whether it was found
+func (a RegistrationReplacement) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for RegistrationReplacement
+func (a *RegistrationReplacement) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for RegistrationReplacement to handle AdditionalProperties
+func (a *RegistrationReplacement) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["client_id"]; found {
+		err = json.Unmarshal(raw, &a.ClientId)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_id': %w", err)
+		}
+		delete(object, "client_id")
+	}
+
+	if raw, found := object["client_name"]; found {
+		err = json.Unmarshal(raw, &a.ClientName)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_name': %w", err)
+		}
+		delete(object, "client_name")
+	}
+
+	if raw, found := object["client_secret"]; found {
+		err = json.Unmarshal(raw, &a.ClientSecret)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_secret': %w", err)
+		}
+		delete(object, "client_secret")
+	}
+
+	if raw, found := object["client_uri"]; found {
+		err = json.Unmarshal(raw, &a.ClientUri)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_uri': %w", err)
+		}
+		delete(object, "client_uri")
+	}
+
+	if raw, found := object["grant_types"]; found {
+		err = json.Unmarshal(raw, &a.GrantTypes)
+		if err != nil {
+			return fmt.Errorf("error reading 'grant_types': %w", err)
+		}
+		delete(object, "grant_types")
+	}
+
+	if raw, found := object["jwks"]; found {
+		err = json.Unmarshal(raw, &a.Jwks)
+		if err != nil {
+			return fmt.Errorf("error reading 'jwks': %w", err)
+		}
+		delete(object, "jwks")
+	}
+
+	if raw, found := object["jwks_uri"]; found {
+		err = json.Unmarshal(raw, &a.JwksUri)
+		if err != nil {
+			return fmt.Errorf("error reading 'jwks_uri': %w", err)
+		}
+		delete(object, "jwks_uri")
+	}
+
+	if raw, found := object["redirect_uris"]; found {
+		err = json.Unmarshal(raw, &a.RedirectUris)
+		if err != nil {
+			return fmt.Errorf("error reading 'redirect_uris': %w", err)
+		}
+		delete(object, "redirect_uris")
+	}
+
+	if raw, found := object["scope"]; found {
+		err = json.Unmarshal(raw, &a.Scope)
+		if err != nil {
+			return fmt.Errorf("error reading 'scope': %w", err)
+		}
+		delete(object, "scope")
+	}
+
+	if raw, found := object["token_endpoint_auth_method"]; found {
+		err = json.Unmarshal(raw, &a.TokenEndpointAuthMethod)
+		if err != nil {
+			return fmt.Errorf("error reading 'token_endpoint_auth_method': %w", err)
+		}
+		delete(object, "token_endpoint_auth_method")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for RegistrationReplacement to handle AdditionalProperties
+func (a RegistrationReplacement) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["client_id"], err = json.Marshal(a.ClientId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'client_id': %w", err)
+	}
+
+	if a.ClientName != nil {
+		object["client_name"], err = json.Marshal(a.ClientName)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_name': %w", err)
+		}
+	}
+
+	if a.ClientSecret != nil {
+		object["client_secret"], err = json.Marshal(a.ClientSecret)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_secret': %w", err)
+		}
+	}
+
+	if a.ClientUri != nil {
+		object["client_uri"], err = json.Marshal(a.ClientUri)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_uri': %w", err)
+		}
+	}
+
+	if a.GrantTypes != nil {
+		object["grant_types"], err = json.Marshal(a.GrantTypes)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'grant_types': %w", err)
+		}
+	}
+
+	if a.Jwks != nil {
+		object["jwks"], err = json.Marshal(a.Jwks)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'jwks': %w", err)
+		}
+	}
+
+	if a.JwksUri != nil {
+		object["jwks_uri"], err = json.Marshal(a.JwksUri)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'jwks_uri': %w", err)
+		}
+	}
+
+	if a.RedirectUris != nil {
+		object["redirect_uris"], err = json.Marshal(a.RedirectUris)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'redirect_uris': %w", err)
+		}
+	}
+
+	if a.Scope != nil {
+		object["scope"], err = json.Marshal(a.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'scope': %w", err)
+		}
+	}
+
+	if a.TokenEndpointAuthMethod != nil {
+		object["token_endpoint_auth_method"], err = json.Marshal(a.TokenEndpointAuthMethod)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'token_endpoint_auth_method': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -2634,6 +3263,82 @@ type ClientInterface interface {
 	// Corresponds with POST /oauth/introspect (the `IntrospectToken` operationId).
 	IntrospectTokenWithFormdataBody(ctx context.Context, body IntrospectTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RegisterOauthClientWithBody Register a client (RFC 7591)
+	//
+	// Dynamic client registration, served only when the server runs with `--registration token`
+	// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+	// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+	// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+	// metadata leaves out takes its create default. With `token`, the request needs an initial
+	// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+	// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+	// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+	// `registration_access_token` that reads, replaces and deletes the client at its
+	// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+	// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+	// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+	// client as its actor, or `open-registration` in open mode. The client is an ordinary
+	// client: `/oauth-clients/{id}` shows and changes it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+	RegisterOauthClientWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegisterOauthClient Register a client (RFC 7591)
+	//
+	// Dynamic client registration, served only when the server runs with `--registration token`
+	// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+	// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+	// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+	// metadata leaves out takes its create default. With `token`, the request needs an initial
+	// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+	// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+	// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+	// `registration_access_token` that reads, replaces and deletes the client at its
+	// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+	// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+	// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+	// client as its actor, or `open-registration` in open mode. The client is an ordinary
+	// client: `/oauth-clients/{id}` shows and changes it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+	RegisterOauthClient(ctx context.Context, body RegisterOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteRegisteredOauthClient Delete a registered client (RFC 7592)
+	//
+	// RFC 7592 §2.3: the client is deleted, as `DELETE /oauth-clients/{id}` does: its tokens and its registration access token stop working. The `deleted` event's actor is the client itself.
+	//
+	// Corresponds with DELETE /oauth/register/{clientId} (the `DeleteRegisteredOauthClient` operationId).
+	DeleteRegisteredOauthClient(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRegisteredOauthClient Read a registered client (RFC 7592)
+	//
+	// RFC 7592 §2.1: the client's registration metadata, authorised only by its own registration access token (no `registration_access_token` and no `client_secret` in the answer: both are stored as hashes). A missing or wrong token, a token of another client, or an unknown client is `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
+	//
+	// Corresponds with GET /oauth/register/{clientId} (the `GetRegisteredOauthClient` operationId).
+	GetRegisteredOauthClient(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplaceRegisteredOauthClientWithBody Replace a registered client's metadata (RFC 7592)
+	//
+	// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+	ReplaceRegisteredOauthClientWithBody(ctx context.Context, clientId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplaceRegisteredOauthClient Replace a registered client's metadata (RFC 7592)
+	//
+	// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+	ReplaceRegisteredOauthClient(ctx context.Context, clientId string, body ReplaceRegisteredOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RevokeTokenWithBody Revoke a token
 	//
 	// RFC 7009. The caller authenticates as a client and may revoke only its own tokens; another client's token, or an invalid one, is ignored and still answered `200` (RFC 7009 §2.2). A revoked token stops working at once on this server and within seconds on every other server sharing the store.
@@ -3380,6 +4085,142 @@ func (c *Client) IntrospectTokenWithBody(ctx context.Context, contentType string
 // Corresponds with POST /oauth/introspect (the `IntrospectToken` operationId).
 func (c *Client) IntrospectTokenWithFormdataBody(ctx context.Context, body IntrospectTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewIntrospectTokenRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegisterOauthClientWithBody Register a client (RFC 7591)
+//
+// Dynamic client registration, served only when the server runs with `--registration token`
+// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+// metadata leaves out takes its create default. With `token`, the request needs an initial
+// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+// `registration_access_token` that reads, replaces and deletes the client at its
+// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+// client as its actor, or `open-registration` in open mode. The client is an ordinary
+// client: `/oauth-clients/{id}` shows and changes it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+func (c *Client) RegisterOauthClientWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegisterOauthClientRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegisterOauthClient Register a client (RFC 7591)
+//
+// Dynamic client registration, served only when the server runs with `--registration token`
+// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+// metadata leaves out takes its create default. With `token`, the request needs an initial
+// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+// `registration_access_token` that reads, replaces and deletes the client at its
+// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+// client as its actor, or `open-registration` in open mode. The client is an ordinary
+// client: `/oauth-clients/{id}` shows and changes it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+func (c *Client) RegisterOauthClient(ctx context.Context, body RegisterOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegisterOauthClientRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteRegisteredOauthClient Delete a registered client (RFC 7592)
+//
+// RFC 7592 §2.3: the client is deleted, as `DELETE /oauth-clients/{id}` does: its tokens and its registration access token stop working. The `deleted` event's actor is the client itself.
+//
+// Corresponds with DELETE /oauth/register/{clientId} (the `DeleteRegisteredOauthClient` operationId).
+func (c *Client) DeleteRegisteredOauthClient(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRegisteredOauthClientRequest(c.Server, clientId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRegisteredOauthClient Read a registered client (RFC 7592)
+//
+// RFC 7592 §2.1: the client's registration metadata, authorised only by its own registration access token (no `registration_access_token` and no `client_secret` in the answer: both are stored as hashes). A missing or wrong token, a token of another client, or an unknown client is `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
+//
+// Corresponds with GET /oauth/register/{clientId} (the `GetRegisteredOauthClient` operationId).
+func (c *Client) GetRegisteredOauthClient(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRegisteredOauthClientRequest(c.Server, clientId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplaceRegisteredOauthClientWithBody Replace a registered client's metadata (RFC 7592)
+//
+// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+func (c *Client) ReplaceRegisteredOauthClientWithBody(ctx context.Context, clientId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplaceRegisteredOauthClientRequestWithBody(c.Server, clientId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplaceRegisteredOauthClient Replace a registered client's metadata (RFC 7592)
+//
+// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+func (c *Client) ReplaceRegisteredOauthClient(ctx context.Context, clientId string, body ReplaceRegisteredOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplaceRegisteredOauthClientRequest(c.Server, clientId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4921,6 +5762,161 @@ func NewIntrospectTokenRequestWithBody(server string, contentType string, body i
 	return req, nil
 }
 
+// NewRegisterOauthClientRequest calls the generic RegisterOauthClient builder with application/json body
+func NewRegisterOauthClientRequest(server string, body RegisterOauthClientJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegisterOauthClientRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRegisterOauthClientRequestWithBody constructs an http.Request for the RegisterOauthClient method, with any body, and a specified content type
+func NewRegisterOauthClientRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth/register")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteRegisteredOauthClientRequest constructs an http.Request for the DeleteRegisteredOauthClient method
+func NewDeleteRegisteredOauthClientRequest(server string, clientId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth/register/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRegisteredOauthClientRequest constructs an http.Request for the GetRegisteredOauthClient method
+func NewGetRegisteredOauthClientRequest(server string, clientId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth/register/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReplaceRegisteredOauthClientRequest calls the generic ReplaceRegisteredOauthClient builder with application/json body
+func NewReplaceRegisteredOauthClientRequest(server string, clientId string, body ReplaceRegisteredOauthClientJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReplaceRegisteredOauthClientRequestWithBody(server, clientId, "application/json", bodyReader)
+}
+
+// NewReplaceRegisteredOauthClientRequestWithBody constructs an http.Request for the ReplaceRegisteredOauthClient method, with any body, and a specified content type
+func NewReplaceRegisteredOauthClientRequestWithBody(server string, clientId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth/register/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRevokeTokenRequestWithFormdataBody calls the generic RevokeToken builder with application/x-www-form-urlencoded body
 func NewRevokeTokenRequestWithFormdataBody(server string, body RevokeTokenFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5747,6 +6743,86 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /oauth/introspect (the `IntrospectToken` operationId).
 	IntrospectTokenWithFormdataBodyWithResponse(ctx context.Context, body IntrospectTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*IntrospectTokenResponse, error)
+
+	// RegisterOauthClientWithBodyWithResponse Register a client (RFC 7591)
+	//
+	// Dynamic client registration, served only when the server runs with `--registration token`
+	// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+	// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+	// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+	// metadata leaves out takes its create default. With `token`, the request needs an initial
+	// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+	// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+	// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+	// `registration_access_token` that reads, replaces and deletes the client at its
+	// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+	// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+	// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+	// client as its actor, or `open-registration` in open mode. The client is an ordinary
+	// client: `/oauth-clients/{id}` shows and changes it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+	RegisterOauthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterOauthClientResponse, error)
+
+	// RegisterOauthClientWithResponse Register a client (RFC 7591)
+	//
+	// Dynamic client registration, served only when the server runs with `--registration token`
+	// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+	// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+	// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+	// metadata leaves out takes its create default. With `token`, the request needs an initial
+	// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+	// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+	// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+	// `registration_access_token` that reads, replaces and deletes the client at its
+	// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+	// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+	// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+	// client as its actor, or `open-registration` in open mode. The client is an ordinary
+	// client: `/oauth-clients/{id}` shows and changes it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+	RegisterOauthClientWithResponse(ctx context.Context, body RegisterOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterOauthClientResponse, error)
+
+	// DeleteRegisteredOauthClientWithResponse Delete a registered client (RFC 7592)
+	//
+	// RFC 7592 §2.3: the client is deleted, as `DELETE /oauth-clients/{id}` does: its tokens and its registration access token stop working. The `deleted` event's actor is the client itself.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /oauth/register/{clientId} (the `DeleteRegisteredOauthClient` operationId).
+	DeleteRegisteredOauthClientWithResponse(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*DeleteRegisteredOauthClientResponse, error)
+
+	// GetRegisteredOauthClientWithResponse Read a registered client (RFC 7592)
+	//
+	// RFC 7592 §2.1: the client's registration metadata, authorised only by its own registration access token (no `registration_access_token` and no `client_secret` in the answer: both are stored as hashes). A missing or wrong token, a token of another client, or an unknown client is `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth/register/{clientId} (the `GetRegisteredOauthClient` operationId).
+	GetRegisteredOauthClientWithResponse(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*GetRegisteredOauthClientResponse, error)
+
+	// ReplaceRegisteredOauthClientWithBodyWithResponse Replace a registered client's metadata (RFC 7592)
+	//
+	// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+	ReplaceRegisteredOauthClientWithBodyWithResponse(ctx context.Context, clientId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplaceRegisteredOauthClientResponse, error)
+
+	// ReplaceRegisteredOauthClientWithResponse Replace a registered client's metadata (RFC 7592)
+	//
+	// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+	ReplaceRegisteredOauthClientWithResponse(ctx context.Context, clientId string, body ReplaceRegisteredOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplaceRegisteredOauthClientResponse, error)
 
 	// RevokeTokenWithBodyWithResponse Revoke a token
 	//
@@ -8412,6 +9488,516 @@ func (r IntrospectTokenResponse) ContentType() string {
 	return ""
 }
 
+// RegisterOauthClientResponse201Headers the declared response headers of an HTTP 201 response for RegisterOauthClient
+type RegisterOauthClientResponse201Headers struct {
+	CacheControl *string
+	Location     *string
+	XRequestID   *string
+}
+
+// RegisterOauthClientResponse400Headers the declared response headers of an HTTP 400 response for RegisterOauthClient
+type RegisterOauthClientResponse400Headers struct {
+	CacheControl *string
+	XRequestID   *string
+}
+
+// RegisterOauthClientResponse401Headers the declared response headers of an HTTP 401 response for RegisterOauthClient
+type RegisterOauthClientResponse401Headers struct {
+	CacheControl    *string
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RegisterOauthClientResponse403Headers the declared response headers of an HTTP 403 response for RegisterOauthClient
+type RegisterOauthClientResponse403Headers struct {
+	CacheControl    *string
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RegisterOauthClientResponse404Headers the declared response headers of an HTTP 404 response for RegisterOauthClient
+type RegisterOauthClientResponse404Headers struct {
+	XRequestID *string
+}
+
+// RegisterOauthClientResponse413Headers the declared response headers of an HTTP 413 response for RegisterOauthClient
+type RegisterOauthClientResponse413Headers struct {
+	XRequestID *string
+}
+
+// RegisterOauthClientResponse429Headers the declared response headers of an HTTP 429 response for RegisterOauthClient
+type RegisterOauthClientResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RegisterOauthClientResponse500Headers the declared response headers of an HTTP 500 response for RegisterOauthClient
+type RegisterOauthClientResponse500Headers struct {
+	XRequestID *string
+}
+
+// RegisterOauthClientResponse503Headers the declared response headers of an HTTP 503 response for RegisterOauthClient
+type RegisterOauthClientResponse503Headers struct {
+	XRequestID *string
+}
+
+type RegisterOauthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *RegisteredClient
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RegistrationBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *BearerForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *RegisterOauthClientResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RegisterOauthClientResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegisterOauthClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RegisterOauthClientResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RegisterOauthClientResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RegisterOauthClientResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegisterOauthClientResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RegisterOauthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RegisterOauthClientResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON201() *RegisteredClient {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON400() *RegistrationBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON401() *BearerUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON403() *BearerForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RegisterOauthClientResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RegisterOauthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegisterOauthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegisterOauthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegisterOauthClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteRegisteredOauthClientResponse204Headers the declared response headers of an HTTP 204 response for DeleteRegisteredOauthClient
+type DeleteRegisteredOauthClientResponse204Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegisteredOauthClientResponse401Headers the declared response headers of an HTTP 401 response for DeleteRegisteredOauthClient
+type DeleteRegisteredOauthClientResponse401Headers struct {
+	CacheControl    *string
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeleteRegisteredOauthClientResponse404Headers the declared response headers of an HTTP 404 response for DeleteRegisteredOauthClient
+type DeleteRegisteredOauthClientResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegisteredOauthClientResponse500Headers the declared response headers of an HTTP 500 response for DeleteRegisteredOauthClient
+type DeleteRegisteredOauthClientResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegisteredOauthClientResponse503Headers the declared response headers of an HTTP 503 response for DeleteRegisteredOauthClient
+type DeleteRegisteredOauthClientResponse503Headers struct {
+	XRequestID *string
+}
+
+type DeleteRegisteredOauthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *DeleteRegisteredOauthClientResponse204Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteRegisteredOauthClientResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteRegisteredOauthClientResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteRegisteredOauthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteRegisteredOauthClientResponse503Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteRegisteredOauthClientResponse) GetJSON401() *BearerUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteRegisteredOauthClientResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteRegisteredOauthClientResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteRegisteredOauthClientResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteRegisteredOauthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteRegisteredOauthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteRegisteredOauthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteRegisteredOauthClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRegisteredOauthClientResponse200Headers the declared response headers of an HTTP 200 response for GetRegisteredOauthClient
+type GetRegisteredOauthClientResponse200Headers struct {
+	CacheControl *string
+	XRequestID   *string
+}
+
+// GetRegisteredOauthClientResponse401Headers the declared response headers of an HTTP 401 response for GetRegisteredOauthClient
+type GetRegisteredOauthClientResponse401Headers struct {
+	CacheControl    *string
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetRegisteredOauthClientResponse404Headers the declared response headers of an HTTP 404 response for GetRegisteredOauthClient
+type GetRegisteredOauthClientResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetRegisteredOauthClientResponse500Headers the declared response headers of an HTTP 500 response for GetRegisteredOauthClient
+type GetRegisteredOauthClientResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetRegisteredOauthClientResponse503Headers the declared response headers of an HTTP 503 response for GetRegisteredOauthClient
+type GetRegisteredOauthClientResponse503Headers struct {
+	XRequestID *string
+}
+
+type GetRegisteredOauthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RegisteredClient
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRegisteredOauthClientResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRegisteredOauthClientResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetRegisteredOauthClientResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetRegisteredOauthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRegisteredOauthClientResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRegisteredOauthClientResponse) GetJSON200() *RegisteredClient {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRegisteredOauthClientResponse) GetJSON401() *BearerUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRegisteredOauthClientResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetRegisteredOauthClientResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetRegisteredOauthClientResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRegisteredOauthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRegisteredOauthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRegisteredOauthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRegisteredOauthClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReplaceRegisteredOauthClientResponse200Headers the declared response headers of an HTTP 200 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse200Headers struct {
+	CacheControl *string
+	XRequestID   *string
+}
+
+// ReplaceRegisteredOauthClientResponse400Headers the declared response headers of an HTTP 400 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse400Headers struct {
+	CacheControl *string
+	XRequestID   *string
+}
+
+// ReplaceRegisteredOauthClientResponse401Headers the declared response headers of an HTTP 401 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse401Headers struct {
+	CacheControl    *string
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ReplaceRegisteredOauthClientResponse404Headers the declared response headers of an HTTP 404 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse404Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegisteredOauthClientResponse413Headers the declared response headers of an HTTP 413 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse413Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegisteredOauthClientResponse500Headers the declared response headers of an HTTP 500 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse500Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegisteredOauthClientResponse503Headers the declared response headers of an HTTP 503 response for ReplaceRegisteredOauthClient
+type ReplaceRegisteredOauthClientResponse503Headers struct {
+	XRequestID *string
+}
+
+type ReplaceRegisteredOauthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RegisteredClient
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *RegistrationBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalFault
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ReplaceRegisteredOauthClientResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ReplaceRegisteredOauthClientResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ReplaceRegisteredOauthClientResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ReplaceRegisteredOauthClientResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ReplaceRegisteredOauthClientResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ReplaceRegisteredOauthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReplaceRegisteredOauthClientResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON200() *RegisteredClient {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON400() *RegistrationBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON401() *BearerUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON500() *InternalFault {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReplaceRegisteredOauthClientResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ReplaceRegisteredOauthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReplaceRegisteredOauthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReplaceRegisteredOauthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReplaceRegisteredOauthClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RevokeTokenResponse200Headers the declared response headers of an HTTP 200 response for RevokeToken
 type RevokeTokenResponse200Headers struct {
 	XRequestID *string
@@ -10089,6 +11675,122 @@ func (c *ClientWithResponses) IntrospectTokenWithFormdataBodyWithResponse(ctx co
 		return nil, err
 	}
 	return ParseIntrospectTokenResponse(rsp)
+}
+
+// RegisterOauthClientWithBodyWithResponse Register a client (RFC 7591)
+//
+// Dynamic client registration, served only when the server runs with `--registration token`
+// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+// metadata leaves out takes its create default. With `token`, the request needs an initial
+// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+// `registration_access_token` that reads, replaces and deletes the client at its
+// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+// client as its actor, or `open-registration` in open mode. The client is an ordinary
+// client: `/oauth-clients/{id}` shows and changes it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+func (c *ClientWithResponses) RegisterOauthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterOauthClientResponse, error) {
+	rsp, err := c.RegisterOauthClientWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegisterOauthClientResponse(rsp)
+}
+
+// RegisterOauthClientWithResponse Register a client (RFC 7591)
+//
+// Dynamic client registration, served only when the server runs with `--registration token`
+// or `--registration open`; with `off` (the default) this path is `404` like any unknown
+// route. The body is RFC 7591 client metadata (snake_case); unknown metadata is ignored.
+// Each field maps to one member of the client (see `RegistrationMetadata`); a member the
+// metadata leaves out takes its create default. With `token`, the request needs an initial
+// access token: a Clientele access token holding `sp:oauth-client:manage` (or
+// `sp:scopes:all`), and the new client may get only scopes that token holds. With `open`,
+// anyone may register and the client gets only `sp:scopes:default`. The answer holds the
+// `registration_access_token` that reads, replaces and deletes the client at its
+// `registration_client_uri` (RFC 7592), and nothing else; it is shown this once and stored
+// only as a hash. A `client_secret` is issued to a client that authenticates with one (not
+// to `private_key_jwt` or `none`). The `created` event names the initial access token's
+// client as its actor, or `open-registration` in open mode. The client is an ordinary
+// client: `/oauth-clients/{id}` shows and changes it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth/register (the `RegisterOauthClient` operationId).
+func (c *ClientWithResponses) RegisterOauthClientWithResponse(ctx context.Context, body RegisterOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterOauthClientResponse, error) {
+	rsp, err := c.RegisterOauthClient(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegisterOauthClientResponse(rsp)
+}
+
+// DeleteRegisteredOauthClientWithResponse Delete a registered client (RFC 7592)
+//
+// RFC 7592 §2.3: the client is deleted, as `DELETE /oauth-clients/{id}` does: its tokens and its registration access token stop working. The `deleted` event's actor is the client itself.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /oauth/register/{clientId} (the `DeleteRegisteredOauthClient` operationId).
+func (c *ClientWithResponses) DeleteRegisteredOauthClientWithResponse(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*DeleteRegisteredOauthClientResponse, error) {
+	rsp, err := c.DeleteRegisteredOauthClient(ctx, clientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteRegisteredOauthClientResponse(rsp)
+}
+
+// GetRegisteredOauthClientWithResponse Read a registered client (RFC 7592)
+//
+// RFC 7592 §2.1: the client's registration metadata, authorised only by its own registration access token (no `registration_access_token` and no `client_secret` in the answer: both are stored as hashes). A missing or wrong token, a token of another client, or an unknown client is `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth/register/{clientId} (the `GetRegisteredOauthClient` operationId).
+func (c *ClientWithResponses) GetRegisteredOauthClientWithResponse(ctx context.Context, clientId string, reqEditors ...RequestEditorFn) (*GetRegisteredOauthClientResponse, error) {
+	rsp, err := c.GetRegisteredOauthClient(ctx, clientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRegisteredOauthClientResponse(rsp)
+}
+
+// ReplaceRegisteredOauthClientWithBodyWithResponse Replace a registered client's metadata (RFC 7592)
+//
+// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+func (c *ClientWithResponses) ReplaceRegisteredOauthClientWithBodyWithResponse(ctx context.Context, clientId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplaceRegisteredOauthClientResponse, error) {
+	rsp, err := c.ReplaceRegisteredOauthClientWithBody(ctx, clientId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplaceRegisteredOauthClientResponse(rsp)
+}
+
+// ReplaceRegisteredOauthClientWithResponse Replace a registered client's metadata (RFC 7592)
+//
+// RFC 7592 §2.2: every field of `RegistrationMetadata` is replaced; a field left out (or null) goes back to its registration default, except `scope`, which is kept (only the management API changes scopes: a different `scope` is refused). Members the metadata does not map (description, audience, enabled, ...) are kept. `client_id` is required and must be the client's; a `client_secret`, when sent, must be one of its live secrets; the other response-only fields are ignored. The answer holds a new `registration_access_token` and the one the request was made with stops working. The `replaced` event's actor is the client itself.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /oauth/register/{clientId} (the `ReplaceRegisteredOauthClient` operationId).
+func (c *ClientWithResponses) ReplaceRegisteredOauthClientWithResponse(ctx context.Context, clientId string, body ReplaceRegisteredOauthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplaceRegisteredOauthClientResponse, error) {
+	rsp, err := c.ReplaceRegisteredOauthClient(ctx, clientId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplaceRegisteredOauthClientResponse(rsp)
 }
 
 // RevokeTokenWithBodyWithResponse Revoke a token
@@ -13266,6 +14968,651 @@ func ParseIntrospectTokenResponse(rsp *http.Response) (*IntrospectTokenResponse,
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers IntrospectTokenResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegisterOauthClientResponse parses an HTTP response from a RegisterOauthClientWithResponse call
+func ParseRegisterOauthClientResponse(rsp *http.Response) (*RegisterOauthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegisterOauthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest RegisteredClient
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RegistrationBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest BearerForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers RegisterOauthClientResponse201Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers RegisterOauthClientResponse400Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RegisterOauthClientResponse401Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RegisterOauthClientResponse403Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RegisterOauthClientResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RegisterOauthClientResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers RegisterOauthClientResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RegisterOauthClientResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RegisterOauthClientResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteRegisteredOauthClientResponse parses an HTTP response from a DeleteRegisteredOauthClientWithResponse call
+func ParseDeleteRegisteredOauthClientResponse(rsp *http.Response) (*DeleteRegisteredOauthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteRegisteredOauthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers DeleteRegisteredOauthClientResponse204Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteRegisteredOauthClientResponse401Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteRegisteredOauthClientResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteRegisteredOauthClientResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteRegisteredOauthClientResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRegisteredOauthClientResponse parses an HTTP response from a GetRegisteredOauthClientWithResponse call
+func ParseGetRegisteredOauthClientResponse(rsp *http.Response) (*GetRegisteredOauthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRegisteredOauthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RegisteredClient
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRegisteredOauthClientResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRegisteredOauthClientResponse401Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetRegisteredOauthClientResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetRegisteredOauthClientResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRegisteredOauthClientResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReplaceRegisteredOauthClientResponse parses an HTTP response from a ReplaceRegisteredOauthClientWithResponse call
+func ParseReplaceRegisteredOauthClientResponse(rsp *http.Response) (*ReplaceRegisteredOauthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReplaceRegisteredOauthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RegisteredClient
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest RegistrationBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalFault
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ReplaceRegisteredOauthClientResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ReplaceRegisteredOauthClientResponse400Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ReplaceRegisteredOauthClientResponse401Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ReplaceRegisteredOauthClientResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers ReplaceRegisteredOauthClientResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers ReplaceRegisteredOauthClientResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ReplaceRegisteredOauthClientResponse503Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
