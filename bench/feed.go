@@ -26,28 +26,42 @@ type feedResult struct {
 }
 
 // latestSeq pages through the feed to its end.
-func latestSeq(base, auth string) (int64, error) {
-	var after int64
+func latestSeq(base, auth string) (int64, error) { return latestSeqAfter(base, auth, 0) }
+
+// latestSeqAfter pages through the feed from after to its end.
+func latestSeqAfter(base, auth string, after int64) (int64, error) {
 	for {
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/oauth-client-events?after=%d&limit=1000", base, after), nil)
-		req.Header.Set("Authorization", auth)
-		resp, err := http.DefaultClient.Do(req)
+		page, err := feedSeqs(base, auth, after, 1000)
 		if err != nil {
 			return 0, err
-		}
-		var page []struct {
-			Seq int64 `json:"seq"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return 0, fmt.Errorf("reading the feed: %w", err)
 		}
 		if len(page) == 0 {
 			return after, nil
 		}
-		after = page[len(page)-1].Seq
+		after = page[len(page)-1]
 	}
+}
+
+// feedSeqs is the seqs of one page of the feed.
+func feedSeqs(base, auth string, after int64, limit int) ([]int64, error) {
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/oauth-client-events?after=%d&limit=%d", base, after, limit), nil)
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var page []struct {
+		Seq int64 `json:"seq"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return nil, fmt.Errorf("reading the feed: %w", err)
+	}
+	seqs := make([]int64, len(page))
+	for i, ev := range page {
+		seqs[i] = ev.Seq
+	}
+	return seqs, nil
 }
 
 // followFeed runs load while n followers read the feed from its current

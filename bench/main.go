@@ -53,6 +53,9 @@ type options struct {
 	// hostilePairs times (bench/hostile.go).
 	hostileOnly  bool
 	hostilePairs int
+	// feedRounds, when set, runs the feed's cost scenario (feedcost.go)
+	// that many times instead of the usual ones.
+	feedRounds int
 }
 
 func main() {
@@ -68,6 +71,7 @@ func main() {
 	flag.StringVar(&o.loadgen, "loadgen", "", "load generator: wrk (the default when installed) or go")
 	flag.BoolVar(&o.hostileOnly, "hostile-only", false, "run only the ceiling and the hostile-bodies scenario")
 	flag.IntVar(&o.hostilePairs, "hostile-pairs", 1, "how many times to run the hostile scenario's pair (without, then with the hostile bodies)")
+	flag.IntVar(&o.feedRounds, "feed", 0, "run the change feed's cost scenario this many rounds (SSE followers and webhooks, with and without) instead")
 	flag.Parse()
 	if o.loadgen == "" {
 		o.loadgen = "go"
@@ -99,6 +103,9 @@ func run(o options) error {
 	}
 	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario; load generator: %s\n\n",
 		machine(), o.conns, o.duration, loadGenerator(o))
+	if o.feedRounds > 0 {
+		return feedCost(o, bin, work, o.feedRounds)
+	}
 
 	type cell struct {
 		backend string

@@ -81,7 +81,9 @@ type server struct {
 	done chan error
 }
 
-func start(bin, dbURL, pprofAddr string) (*server, error) {
+// start starts bin on a free loopback port with the store dbURL; extra are
+// more flags.
+func start(bin, dbURL, pprofAddr string, extra ...string) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -92,6 +94,7 @@ func start(bin, dbURL, pprofAddr string) (*server, error) {
 	if pprofAddr != "" {
 		args = append(args, "--pprof-addr", pprofAddr)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "CLIENTELE_RATE_LIMIT=0",
 		"CLIENTELE_ADMIN_CLIENT_ID="+adminID, "CLIENTELE_ADMIN_CLIENT_SECRET="+adminSecret)

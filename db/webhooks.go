@@ -117,11 +117,19 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 // DueDeliveries returns, for up to limit webhooks, the oldest pending
 // delivery when it is due at now and no server holds its lease: each
 // webhook gets its events one at a time, in seq order.
+//
+// The query starts from the webhooks (CROSS JOIN keeps SQLite's planner
+// to that order) and finds each one's oldest delivery by its primary key,
+// so that its cost grows with the webhooks, not with the deliveries
+// waiting: it runs after every write, and a backlog of thousands (a
+// receiver that is down) must not make every round scan it, as the
+// min(seq)-per-row form did (59 % of the server's CPU in the feed bench).
 func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]webhooks.Delivery, error) {
 	rdb, _ := s.r.DB()
 	ms := now.UnixMilli()
-	rows, err := rdb.QueryContext(ctx, s.rebind(`SELECT d.webhook_id, d.seq, d.attempts, d.first_attempt FROM webhook_deliveries d
-		WHERE d.seq = (SELECT min(e.seq) FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id)
+	rows, err := rdb.QueryContext(ctx, s.rebind(`SELECT d.webhook_id, d.seq, d.attempts, d.first_attempt FROM webhooks w
+		CROSS JOIN webhook_deliveries d WHERE d.webhook_id = w.id
+		AND d.seq = (SELECT e.seq FROM webhook_deliveries e WHERE e.webhook_id = w.id ORDER BY e.seq LIMIT 1)
 		AND d.next_attempt <= ? AND d.lease_until <= ? ORDER BY d.next_attempt LIMIT ?`), ms, ms, limit)
 	if err != nil {
 		return nil, translate(err)
