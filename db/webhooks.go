@@ -177,6 +177,39 @@ func (s *Store) DeliveryDone(ctx context.Context, d webhooks.Delivery) error {
 	})
 }
 
+// DeliveryDoneNext forgets d, which succeeded, and in the same transaction
+// leases the webhook's oldest delivery until until, if it is due and
+// unleased at now (of several servers, one wins, as with LeaseDelivery).
+func (s *Store) DeliveryDoneNext(ctx context.Context, d webhooks.Delivery, now, until time.Time) (webhooks.Delivery, bool, error) {
+	next := webhooks.Delivery{WebhookID: d.WebhookID}
+	ok := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM webhook_deliveries WHERE webhook_id = ? AND seq = ?"), d.WebhookID, d.Seq); err != nil {
+			return err
+		}
+		var first *int64
+		err := tx.QueryRowContext(ctx, s.rebind(`UPDATE webhook_deliveries SET lease_until = ?
+			WHERE webhook_id = ? AND seq = (SELECT min(e.seq) FROM webhook_deliveries e WHERE e.webhook_id = ?)
+			AND lease_until <= ? AND next_attempt <= ? RETURNING seq, attempts, first_attempt`),
+			until.UnixMilli(), d.WebhookID, d.WebhookID, now.UnixMilli(), now.UnixMilli()).Scan(&next.Seq, &next.Attempts, &first)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if first != nil {
+			next.FirstAttempt = fromMillis(*first)
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return webhooks.Delivery{}, false, err
+	}
+	return next, ok, nil
+}
+
 // DeliveryFailed records a failed attempt and when to try next.
 func (s *Store) DeliveryFailed(ctx context.Context, d webhooks.Delivery, next time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {

@@ -26,6 +26,9 @@ type Store interface {
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
 	LeaseDelivery(ctx context.Context, d Delivery, now, until time.Time) (bool, error)
 	DeliveryDone(ctx context.Context, d Delivery) error
+	// DeliveryDoneNext is DeliveryDone and LeaseDelivery of the webhook's
+	// next delivery, when it is due at now and unleased, in one write.
+	DeliveryDoneNext(ctx context.Context, d Delivery, now, until time.Time) (next Delivery, ok bool, err error)
 	DeliveryFailed(ctx context.Context, d Delivery, next time.Time) error
 }
 
@@ -68,6 +71,10 @@ type Dispatcher struct {
 
 // maxParallel bounds the webhooks attempted at once by one server.
 const maxParallel = 16
+
+// wakeGap is how long a round waits after the commit that woke it, so
+// that at most 1/wakeGap rounds run a second however many writes commit.
+const wakeGap = 10 * time.Millisecond
 
 func (d *Dispatcher) init() {
 	if d.Now == nil {
@@ -116,6 +123,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			// Gather the commits of a busy store into one round: a
+			// round reads the store, and every commit wakes it.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wakeGap):
+			}
 		case <-t.C:
 		}
 		t.Reset(d.Poll)
@@ -153,7 +167,12 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) {
 		go func(dl Delivery) {
 			defer wg.Done()
 			defer d.release(dl.WebhookID)
-			d.attempt(ctx, dl)
+			// A success leases the webhook's next delivery in the same
+			// write that forgets this one: a webhook that keeps up costs
+			// one write per delivery and no round.
+			for ok := true; ok && ctx.Err() == nil; {
+				dl, ok = d.attempt(ctx, dl)
+			}
 		}(dl)
 	}
 }
@@ -164,17 +183,18 @@ func (d *Dispatcher) release(id string) {
 	delete(d.busy, id)
 }
 
-// attempt makes one attempt of dl and records its outcome.
-func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) {
+// attempt makes one attempt of dl and records its outcome. After a
+// success it returns the webhook's next delivery, leased, when one is due.
+func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) (Delivery, bool) {
 	ev, err := d.event(ctx, dl.Seq)
 	w, werr := d.Store.Webhook(ctx, dl.WebhookID)
 	if errors.Is(err, errPruned) || werr != nil {
 		// The event is gone (pruned) or the webhook deleted: nothing to send.
 		_ = d.Store.DeliveryDone(ctx, dl)
-		return
+		return Delivery{}, false
 	}
 	if err != nil {
-		return // the lease runs out and the delivery is tried again
+		return Delivery{}, false // the lease runs out and the delivery is tried again
 	}
 	err = d.send(ctx, w, ev)
 	now := d.Now()
@@ -182,10 +202,11 @@ func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) {
 		d.Counters.Attempt(err == nil, now.Sub(ev.Time))
 	}
 	if err == nil {
-		if err := d.Store.DeliveryDone(ctx, dl); err != nil {
+		next, ok, err := d.Store.DeliveryDoneNext(ctx, dl, now, now.Add(Timeout+5*time.Second))
+		if err != nil {
 			d.Log.Warn("webhook delivery done", "webhook", dl.WebhookID, "seq", dl.Seq, "error", err.Error())
 		}
-		return
+		return next, ok && err == nil
 	}
 	d.Log.Info("webhook delivery failed", "webhook", dl.WebhookID, "seq", dl.Seq, "attempt", dl.Attempts+1, "error", err.Error())
 	if dl.FirstAttempt.IsZero() {
@@ -198,11 +219,12 @@ func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) {
 			d.Counters.GaveUp()
 		}
 		_ = d.Store.DeliveryDone(ctx, dl)
-		return
+		return Delivery{}, false
 	}
 	if err := d.Store.DeliveryFailed(ctx, dl, next); err != nil {
 		d.Log.Warn("webhook delivery", "webhook", dl.WebhookID, "seq", dl.Seq, "error", err.Error())
 	}
+	return Delivery{}, false
 }
 
 var errPruned = errors.New("the event was pruned")
