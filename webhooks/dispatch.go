@@ -202,7 +202,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) (Delivery, bool) 
 		d.Counters.Attempt(err == nil, now.Sub(ev.Time))
 	}
 	if err == nil {
-		next, ok, err := d.Store.DeliveryDoneNext(ctx, dl, now, now.Add(Timeout+5*time.Second))
+		next, ok, err := d.Store.DeliveryDoneNext(ctx, dl, now, now.Add(d.Timeout+5*time.Second))
 		if err != nil {
 			d.Log.Warn("webhook delivery done", "webhook", dl.WebhookID, "seq", dl.Seq, "error", err.Error())
 		}
