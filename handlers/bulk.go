@@ -58,12 +58,13 @@ func (s *Server) createOauthClients(c echo.Context, body []byte, opts models.Wri
 	if err != nil {
 		return err
 	}
+	now := s.now()
 	out := append(make([]byte, 0, 2+len(stored)*900), '[')
 	for i := range stored {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendSecret(appendClient(out, &stored[i]), secrets[i])
+		out = appendSecret(appendClient(out, &stored[i], now), secrets[i])
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return c.JSONBlob(http.StatusCreated, append(out, ']'))

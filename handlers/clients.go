@@ -32,7 +32,7 @@ func (s *Server) listOauthClients(c echo.Context) error {
 	if q.Count {
 		c.Response().Header().Set(headerTotalCount, strconv.FormatInt(total, 10))
 	}
-	return c.JSONBlob(http.StatusOK, renderClients(clients))
+	return c.JSONBlob(http.StatusOK, renderClients(clients, s.now()))
 }
 
 // createOauthClient answers POST /oauth-clients: 201, Location, and the
@@ -70,7 +70,7 @@ func (s *Server) createOauthClient(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, pathPrefix(c)+"/oauth-clients/"+stored.ID)
-	return writeClientWithSecret(c, http.StatusCreated, &stored, secret)
+	return writeClientWithSecret(c, http.StatusCreated, &stored, secret, s.now())
 }
 
 // newClient makes the client a create body asks for: valid, with scopes
@@ -118,7 +118,7 @@ func (s *Server) getOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, etag := renderClient(&cl)
+	body, etag := renderClient(&cl, s.now())
 	h := c.Response().Header()
 	h.Set(headerETag, etag)
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && matchesETag(inm, etag, false) {
@@ -151,7 +151,7 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 	defer leave()
 	ifMatch := c.Request().Header.Get("If-Match")
 	updated, err := s.store.UpdateClient(c.Request().Context(), c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
+		if err := checkIfMatch(ifMatch, cur, s.now()); err != nil {
 			return err
 		}
 		next, err := patch.Apply(cur, mediaType, body)
@@ -170,7 +170,7 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 	if !opts.DryRun {
 		s.tracker.ClientChanged(updated)
 	}
-	return writeClient(c, http.StatusOK, &updated)
+	return writeClient(c, http.StatusOK, &updated, s.now())
 }
 
 // replaceOauthClient answers PUT /oauth-clients/{id} by Reltio's rule:
@@ -194,7 +194,7 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 	ifMatch := c.Request().Header.Get("If-Match")
 	ctx := events.WithType(c.Request().Context(), events.Replaced)
 	updated, err := s.store.UpdateClient(ctx, id, func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
+		if err := checkIfMatch(ifMatch, cur, s.now()); err != nil {
 			return err
 		}
 		if err := req.checkFixedMembers(cur); err != nil {
@@ -216,7 +216,7 @@ func (s *Server) replaceOauthClient(c echo.Context) error {
 	if !opts.DryRun {
 		s.tracker.ClientChanged(updated)
 	}
-	return writeClient(c, http.StatusOK, &updated)
+	return writeClient(c, http.StatusOK, &updated, s.now())
 }
 
 // deleteOauthClient answers DELETE /oauth-clients/{id}: 204, and the
@@ -225,7 +225,7 @@ func (s *Server) deleteOauthClient(c echo.Context) error {
 	id := c.Param("id")
 	ifMatch := c.Request().Header.Get("If-Match")
 	err := s.store.DeleteClient(c.Request().Context(), id, func(cur *models.OAuthClient) error {
-		return checkIfMatch(ifMatch, cur)
+		return checkIfMatch(ifMatch, cur, s.now())
 	})
 	if err != nil {
 		return err

@@ -84,14 +84,14 @@ func (e *env) checkEvents(t *testing.T) {
 			}
 			before, afterDoc := []byte("{}"), []byte("{}")
 			if ev.Before != nil {
-				body, etag := handlers.RenderClient(ev.Before)
+				body, etag := handlers.RenderClient(ev.Before, ev.Time)
 				before = body
 				if wire.ETagBefore == nil || *wire.ETagBefore != etag {
 					t.Errorf("event %d: etagBefore %v, want %s", ev.Seq, wire.ETagBefore, etag)
 				}
 			}
 			if ev.After != nil {
-				body, etag := handlers.RenderClient(ev.After)
+				body, etag := handlers.RenderClient(ev.After, ev.Time)
 				afterDoc = body
 				if wire.ETagAfter == nil || *wire.ETagAfter != etag {
 					t.Errorf("event %d: etagAfter %v, want %s", ev.Seq, wire.ETagAfter, etag)

@@ -38,17 +38,21 @@ type eventResponse struct {
 }
 
 // RenderEvent is ev's wire form. Its patch, applied to the representation
-// the client had before (or to {} for none), gives the one after.
+// the client had before (or to {} for none), gives the one after. Both
+// are the representations at the event's time, as a reader then saw them
+// (and If-Match compared against): without the secrets expired by then. A
+// secret that expires between two events leaves the representation with
+// no event of its own.
 func RenderEvent(ev *events.Event) (eventResponse, error) {
 	out := eventResponse{Seq: ev.Seq, ID: ev.ID, Type: ev.Type, ClientID: ev.ClientID, Actor: ev.Actor,
 		TrackingID: ev.TrackingID, Time: formatTime(ev.Time)}
 	var before, after []byte
 	if ev.Before != nil {
-		body, etag := renderClient(ev.Before)
+		body, etag := renderClient(ev.Before, ev.Time)
 		before, out.ETagBefore = body, &etag
 	}
 	if ev.After != nil {
-		body, etag := renderClient(ev.After)
+		body, etag := renderClient(ev.After, ev.Time)
 		after, out.ETagAfter = body, &etag
 	}
 	ops, err := events.Diff(before, after)

@@ -83,7 +83,7 @@ func (s *Server) restoreOauthClient(c echo.Context) error {
 	state := ev.State()
 	ifMatch := c.Request().Header.Get("If-Match")
 	updated, err := s.store.UpdateClient(ctx, id, func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
+		if err := checkIfMatch(ifMatch, cur, s.now()); err != nil {
 			return err
 		}
 		next := restored(cur, state)
@@ -111,7 +111,7 @@ func (s *Server) restoreOauthClient(c echo.Context) error {
 	if !opts.DryRun {
 		s.tracker.ClientChanged(updated)
 	}
-	return writeClient(c, http.StatusOK, &updated)
+	return writeClient(c, http.StatusOK, &updated, s.now())
 }
 
 // restoreDeleted creates the deleted client again from state.
@@ -154,8 +154,8 @@ func (s *Server) restoreDeleted(c echo.Context, ctx context.Context, state *mode
 		return err
 	}
 	if opts.DryRun {
-		return writeClient(c, http.StatusOK, &stored)
+		return writeClient(c, http.StatusOK, &stored, s.now())
 	}
 	s.tracker.ClientChanged(stored)
-	return writeClientWithSecret(c, http.StatusOK, &stored, secret)
+	return writeClientWithSecret(c, http.StatusOK, &stored, secret, s.now())
 }

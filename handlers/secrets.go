@@ -68,7 +68,7 @@ func (s *Server) changeSecrets(c echo.Context, typ events.Type, fn func(cur *mod
 	ifMatch := c.Request().Header.Get("If-Match")
 	ctx := events.WithType(c.Request().Context(), typ)
 	updated, err := s.store.UpdateClient(ctx, c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur); err != nil {
+		if err := checkIfMatch(ifMatch, cur, s.now()); err != nil {
 			return err
 		}
 		return fn(cur)
@@ -220,5 +220,5 @@ func (s *Server) rotateOauthClientSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeClientWithSecret(c, http.StatusOK, &updated, &value)
+	return writeClientWithSecret(c, http.StatusOK, &updated, &value, now)
 }

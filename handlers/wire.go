@@ -29,10 +29,12 @@ const (
 	maxBodyBytes = 64 << 10
 )
 
-// appendClient appends c as the wire shows it: every member of the table,
-// in its order (SailPoint's). It has no secret: writeClientWithSecret is
-// the one writer that adds one.
-func appendClient(dst []byte, c *models.OAuthClient) []byte {
+// appendClient appends c as the wire shows it at the instant at: every
+// member of the table, in its order (SailPoint's), without the secrets
+// expired by then. It has no secret value: writeClientWithSecret is the
+// one writer that adds one.
+func appendClient(dst []byte, c *models.OAuthClient, at time.Time) []byte {
+	c = c.AsOf(at)
 	members := models.Members()
 	dst = append(dst, '{')
 	for i := range members {
@@ -47,21 +49,23 @@ func appendClient(dst []byte, c *models.OAuthClient) []byte {
 // formatTime writes a date-time as every member of the wire does.
 func formatTime(t time.Time) string { return t.UTC().Format(models.TimeLayout) }
 
-// renderClient returns c's JSON and its strong ETag, a digest of exactly
-// that representation.
-func renderClient(c *models.OAuthClient) ([]byte, string) {
-	body := appendClient(make([]byte, 0, 1024), c)
+// renderClient returns c's JSON at the instant at and its strong ETag, a
+// digest of exactly that representation. A secret passing its expiry
+// leaves the representation, so the ETag changes at that instant, for
+// every reader and for If-Match alike, though nothing stored changed.
+func renderClient(c *models.OAuthClient, at time.Time) ([]byte, string) {
+	body := appendClient(make([]byte, 0, 1024), c, at)
 	return body, etagOf(body)
 }
 
-// renderClients returns the JSON array of clients.
-func renderClients(clients []models.OAuthClient) []byte {
+// renderClients returns the JSON array of clients at the instant at.
+func renderClients(clients []models.OAuthClient, at time.Time) []byte {
 	body := append(make([]byte, 0, 2+len(clients)*768), '[')
 	for i := range clients {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = appendClient(body, &clients[i])
+		body = appendClient(body, &clients[i], at)
 	}
 	return append(body, ']')
 }
@@ -71,8 +75,8 @@ func etagOf(body []byte) string {
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
-func writeClient(c echo.Context, status int, cl *models.OAuthClient) error {
-	body, etag := renderClient(cl)
+func writeClient(c echo.Context, status int, cl *models.OAuthClient, at time.Time) error {
+	body, etag := renderClient(cl, at)
 	c.Response().Header().Set(headerETag, etag)
 	return c.JSONBlob(status, body)
 }
@@ -84,8 +88,8 @@ const secretMember = "secret"
 
 // writeClientWithSecret answers with cl and its secret. The ETag is that of
 // cl without the secret, as a GET shows it.
-func writeClientWithSecret(c echo.Context, status int, cl *models.OAuthClient, secret *string) error {
-	body, etag := renderClient(cl)
+func writeClientWithSecret(c echo.Context, status int, cl *models.OAuthClient, secret *string, at time.Time) error {
+	body, etag := renderClient(cl, at)
 	body = appendSecret(body, secret)
 	c.Response().Header().Set(headerETag, etag)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
@@ -114,12 +118,12 @@ func writeJSON(c echo.Context, status int, v any) error {
 }
 
 // checkIfMatch applies If-Match (RFC 9110 §13.1.1, strong comparison) to
-// the current client; "" always matches.
-func checkIfMatch(header string, cur *models.OAuthClient) error {
+// the current client as it shows at the instant at; "" always matches.
+func checkIfMatch(header string, cur *models.OAuthClient, at time.Time) error {
 	if header == "" {
 		return nil
 	}
-	_, etag := renderClient(cur)
+	_, etag := renderClient(cur, at)
 	if !matchesETag(header, etag, true) {
 		return apierrors.NewPreconditionFailed("If-Match: the client has changed; its current ETag is " + etag)
 	}

@@ -25,7 +25,7 @@ func BenchmarkRenderClient(b *testing.B) {
 	c := benchClient()
 	b.ReportAllocs()
 	for b.Loop() {
-		if body, _ := renderClient(&c); len(body) == 0 {
+		if body, _ := renderClient(&c, c.Created); len(body) == 0 {
 			b.Fatal("no body")
 		}
 	}
@@ -53,7 +53,7 @@ func TestRenderClientGolden(t *testing.T) {
 		{empty, `{"id":"x","businessName":null,"homepageUrl":null,"name":"","description":null,"tenant":null,"accessTokenValiditySeconds":0,"refreshTokenValiditySeconds":0,"redirectUris":[],"grantTypes":[],"accessType":"","type":"","internal":false,"enabled":false,"strongAuthSupported":false,"claimsSupported":false,"created":"0001-01-01T00:00:00.000Z","modified":"0001-01-01T00:00:00.000Z","lastUsed":null,"scope":[],"secrets":[],"tokenEndpointAuthMethods":[],"jwks":null,"jwksUri":null,"audience":[]}`,
 			`"0d8d5920441c1830a2f7f3fc3a5ab0da"`},
 	} {
-		body, etag := renderClient(&tt.c)
+		body, etag := renderClient(&tt.c, tt.c.Created)
 		if string(body) != tt.body || etag != tt.etag {
 			t.Errorf("got  %s %s\nwant %s %s", body, etag, tt.body, tt.etag)
 		}

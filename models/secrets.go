@@ -74,6 +74,24 @@ func CheckSecretKept(cur, next *OAuthClient, now time.Time) error {
 		"add a secret first with POST /oauth-clients/" + next.ID + "/secrets")
 }
 
+// AsOf returns c as its representation shows it at t: without the
+// secrets that have expired by then (SPEC §9: only live secrets are
+// listed). It returns c itself when none has, else a shallow copy that
+// shares everything with c but Secrets.
+func (c *OAuthClient) AsOf(t time.Time) *OAuthClient {
+	for i := range c.Secrets {
+		if !c.Secrets[i].LiveAt(t) {
+			v := *c
+			v.Secrets = c.LiveSecrets(t)
+			if v.Secrets == nil {
+				v.Secrets = []Secret{}
+			}
+			return &v
+		}
+	}
+	return c
+}
+
 // FindSecret returns the index of the secret with id, or -1.
 func (c *OAuthClient) FindSecret(id string) int {
 	return slices.IndexFunc(c.Secrets, func(s Secret) bool { return s.ID == id })

@@ -595,7 +595,7 @@ type BearerError struct {
 // BearerErrorError defines model for BearerError.Error.
 type BearerErrorError string
 
-// ClientEvent One change to a client. `patch` holds the RFC 6902 operations that turn the client's representation before the change into the one after it (a client that does not exist is `{}`); it never holds a secret value.
+// ClientEvent One change to a client. `patch` holds the RFC 6902 operations that turn the client's representation before the change into the one after it (a client that does not exist is `{}`); it never holds a secret value. Both representations, and so both ETags, are those of the event's `time`, as a reader saw them then: a secret expired by then is in neither. A secret that expires between two events leaves the representation without an event.
 type ClientEvent struct {
 	// Actor The client id of the caller; `bootstrap` for the writes of start-up.
 	//
@@ -1047,7 +1047,7 @@ type OAuthClient struct {
 	// Scope Example: ["sp:oauth-client:read"]
 	Scope []string `json:"scope"`
 
-	// Secrets The metadata of the client's secrets (never a value); empty for a `PUBLIC` client.
+	// Secrets The metadata of the client's live secrets (never a value); empty for a `PUBLIC` client. A secret leaves this list when it passes its `expires`, at once, in every read.
 	Secrets []ClientSecret `json:"secrets"`
 
 	// StrongAuthSupported Example: false
@@ -1140,7 +1140,7 @@ type OAuthClientMaybeWithSecret struct {
 	// Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
 	Secret *string `json:"secret,omitempty"`
 
-	// Secrets The metadata of the client's secrets (never a value); empty for a `PUBLIC` client.
+	// Secrets The metadata of the client's live secrets (never a value); empty for a `PUBLIC` client. A secret leaves this list when it passes its `expires`, at once, in every read.
 	Secrets []ClientSecret `json:"secrets"`
 
 	// StrongAuthSupported Example: false
@@ -1291,7 +1291,7 @@ type OAuthClientWithSecret struct {
 	// Example: 3bd4f7a3c2b1e0d9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5
 	Secret *string `json:"secret"`
 
-	// Secrets The metadata of the client's secrets (never a value); empty for a `PUBLIC` client.
+	// Secrets The metadata of the client's live secrets (never a value); empty for a `PUBLIC` client. A secret leaves this list when it passes its `expires`, at once, in every read.
 	Secrets []ClientSecret `json:"secrets"`
 
 	// StrongAuthSupported Example: false
