@@ -175,14 +175,25 @@ func Public(a netip.Addr) bool {
 	return true
 }
 
+// special are the blocks of IANA's special-purpose registries that are not
+// globally reachable and that the netip predicates above do not cover
+// (RFC 6890 and its updates), and the IPv6 blocks that embed an IPv4
+// address, which could name a private one.
 var special = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("192.0.2.0/24"),    // RFC 5737 documentation
+	netip.MustParsePrefix("198.18.0.0/15"),   // RFC 2544 benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // RFC 5737 documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // RFC 5737 documentation
 	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64, embeds IPv4
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64, embeds IPv4
+	netip.MustParsePrefix("100::/64"),       // RFC 6666 discard-only
+	netip.MustParsePrefix("2001::/23"),      // IETF protocol assignments, Teredo
+	netip.MustParsePrefix("2001:db8::/32"),  // RFC 3849 documentation
+	netip.MustParsePrefix("2002::/16"),      // 6to4, embeds IPv4
 }
 
 var _ Resolver = net.DefaultResolver
