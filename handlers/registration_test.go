@@ -464,3 +464,18 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
 }
+
+// TestOpenRegistrationIsLimitedPerAddress: with no caller to count against,
+// open registrations are counted per remote address by --rate-limit.
+func TestOpenRegistrationIsLimitedPerAddress(t *testing.T) {
+	e := newEnvWith(t, envOptions{registration: registration.Open, rateLimit: "2/1m"})
+	l := e.live()
+	for i := 0; i < 2; i++ {
+		l.register("-", map[string]any{"client_name": "anon"}).wantStatus(http.StatusCreated)
+	}
+	r := l.register("-", map[string]any{"client_name": "anon"})
+	r.wantStatus(http.StatusTooManyRequests)
+	if r.Header().Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+}
