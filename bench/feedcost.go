@@ -143,7 +143,7 @@ func measureFeed(srv *server, auth string, start int64, watched bool, load func(
 	var w *watchers
 	var err error
 	if watched {
-		if w, err = watch(srv.base, auth, start); err != nil {
+		if w, err = watch(srv.base, auth, start, feedWebhooks); err != nil {
 			return out, start, err
 		}
 		defer w.close()

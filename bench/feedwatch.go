@@ -66,12 +66,12 @@ func (s *seqSet) missing(start, end int64) (missing, dupes int) {
 	return missing, dupes
 }
 
-// watch subscribes feedWebhooks receivers on 127.0.0.1 and opens
-// feedFollowers event streams after start.
-func watch(base, auth string, start int64) (*watchers, error) {
+// watch subscribes hooks receivers on 127.0.0.1 and opens feedFollowers
+// event streams after start.
+func watch(base, auth string, start int64, hooks int) (*watchers, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watchers{cancel: cancel, base: base, auth: auth}
-	for i := 0; i < feedWebhooks; i++ {
+	for i := 0; i < hooks; i++ {
 		got := newSeqSet()
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -56,6 +56,8 @@ type options struct {
 	// feedRounds, when set, runs the feed's cost scenario (feedcost.go)
 	// that many times instead of the usual ones.
 	feedRounds int
+	// feedMemory runs the feed's memory scenario (feedmem.go) instead.
+	feedMemory bool
 }
 
 func main() {
@@ -71,6 +73,7 @@ func main() {
 	flag.StringVar(&o.loadgen, "loadgen", "", "load generator: wrk (the default when installed) or go")
 	flag.BoolVar(&o.hostileOnly, "hostile-only", false, "run only the ceiling and the hostile-bodies scenario")
 	flag.IntVar(&o.hostilePairs, "hostile-pairs", 1, "how many times to run the hostile scenario's pair (without, then with the hostile bodies)")
+	flag.BoolVar(&o.feedMemory, "feed-memory", false, "run the change feed's memory scenario (10 000 and 100 000 events read by SSE followers from the start) instead")
 	flag.IntVar(&o.feedRounds, "feed", 0, "run the change feed's cost scenario this many rounds (SSE followers and webhooks, with and without) instead")
 	flag.Parse()
 	if o.loadgen == "" {
@@ -103,6 +106,9 @@ func run(o options) error {
 	}
 	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario; load generator: %s\n\n",
 		machine(), o.conns, o.duration, loadGenerator(o))
+	if o.feedMemory {
+		return feedMemory(bin, work, []int{10_000, 100_000})
+	}
 	if o.feedRounds > 0 {
 		return feedCost(o, bin, work, o.feedRounds)
 	}

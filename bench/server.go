@@ -133,7 +133,10 @@ func (s *server) stop() {
 }
 
 // peakRSS is the server's resident high-water mark in MiB.
-func (s *server) peakRSS() float64 {
+func (s *server) peakRSS() float64 { return s.status("VmHWM:") }
+
+// status is a field of the server's /proc status in KiB, as MiB.
+func (s *server) status(field string) float64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -141,7 +144,7 @@ func (s *server) peakRSS() float64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) >= 2 && fields[0] == "VmHWM:" {
+		if fields := strings.Fields(sc.Text()); len(fields) >= 2 && fields[0] == field {
 			kb, _ := strconv.Atoi(fields[1])
 			return float64(kb) / 1024
 		}
