@@ -291,23 +291,35 @@ func webhookDeliveryAcrossKill(t *testing.T, dbURL string) {
 }
 
 // TestWebhookOneDeliveryPerEventOnTwoServers runs two servers on one
-// PostgreSQL with a webhook and writes through both at once: a healthy
-// receiver gets every event exactly once, in seq order.
+// PostgreSQL with three webhooks and writes through both at once, in
+// bursts, so that each webhook's queue runs dry between them and both
+// servers reach for its next delivery when the next burst comes: every
+// (healthy) receiver gets every event exactly once, in seq order.
 func TestWebhookOneDeliveryPerEventOnTwoServers(t *testing.T) {
 	dbURL := pgtest.URL(t)
-	recv := newHookReceiver(t, 0, 0)
 	a := startProc(t, dbURL, webhookEnv...)
 	b := startProc(t, dbURL, webhookEnv...)
 	ca, cb := a.client(), b.client()
-	last := recv.subscribe(ca)
-	const writers, each = 4, 25
+	var recvs []*hookReceiver
+	var last int64
+	for i := range 3 {
+		r := newHookReceiver(t, 0, 0)
+		recvs = append(recvs, r)
+		if seq := r.subscribe([]*client{ca, cb}[i%2]); i == 0 {
+			last = seq
+		}
+	}
+	const writers, bursts, each = 4, 5, 5
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := []*client{ca, cb}[w%2]
-			for i := range each {
+			for i := range bursts * each {
+				if i%each == 0 {
+					time.Sleep(300 * time.Millisecond)
+				}
 				r, err := c.do(http.MethodPost, "/oauth-clients", "application/json",
 					fmt.Sprintf(`{"name":"w%d-%d","grantTypes":["CLIENT_CREDENTIALS"]}`, w, i))
 				if err != nil || r.status != 201 {
@@ -318,18 +330,25 @@ func TestWebhookOneDeliveryPerEventOnTwoServers(t *testing.T) {
 	}
 	wg.Wait()
 	want := feedAfter(ca, last)
-	if len(want) != writers*each {
-		t.Fatalf("the feed has %d events after the webhook, want %d", len(want), writers*each)
+	if len(want) != writers*bursts*each {
+		t.Fatalf("the feed has %d events after the webhooks, want %d", len(want), writers*bursts*each)
 	}
-	recv.waitDeliveries(want, 60*time.Second)
+	start := time.Now()
+	for _, r := range recvs {
+		r.waitDeliveries(want, 60*time.Second)
+	}
+	t.Logf("%d events to %d webhooks, all delivered %v after the last write", len(want), len(recvs), time.Since(start).Round(time.Millisecond))
 	// Long enough for a second delivery by the other server to show: both
 	// poll every second.
 	time.Sleep(3 * time.Second)
-	checkDeliveries(t, recv.deliveries(), want, nil)
+	for i, r := range recvs {
+		t.Run(fmt.Sprintf("webhook %d", i), func(t *testing.T) { checkDeliveries(t, r.deliveries(), want, nil) })
+	}
 	okA, failedA, lagsA := deliveryMetrics(ca)
 	okB, failedB, lagsB := deliveryMetrics(cb)
 	t.Logf("deliveries by server: %v and %v", okA, okB)
-	if okA+okB != float64(len(want)) || failedA+failedB != 0 || lagsA+lagsB != okA+okB {
-		t.Errorf("metrics: %v+%v ok, %v+%v failed, %v+%v lags; want %d ok in all, none failed", okA, okB, failedA, failedB, lagsA, lagsB, len(want))
+	if okA+okB != float64(len(recvs)*len(want)) || failedA+failedB != 0 || lagsA+lagsB != okA+okB {
+		t.Errorf("metrics: %v+%v ok, %v+%v failed, %v+%v lags; want %d ok in all, none failed",
+			okA, okB, failedA, failedB, lagsA, lagsB, len(recvs)*len(want))
 	}
 }
