@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -58,6 +59,8 @@ type options struct {
 	feedRounds int
 	// feedMemory runs the feed's memory scenario (feedmem.go) instead.
 	feedMemory bool
+	// only selects the scenarios to run (bench/cpu.go).
+	only *regexp.Regexp
 }
 
 func main() {
@@ -75,7 +78,13 @@ func main() {
 	flag.IntVar(&o.hostilePairs, "hostile-pairs", 1, "how many times to run the hostile scenario's pair (without, then with the hostile bodies)")
 	flag.BoolVar(&o.feedMemory, "feed-memory", false, "run the change feed's memory scenario (10 000 and 100 000 events read by SSE followers from the start) instead")
 	flag.IntVar(&o.feedRounds, "feed", 0, "run the change feed's cost scenario this many rounds (SSE followers and webhooks, with and without) instead")
+	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression (and the ceiling)")
 	flag.Parse()
+	var err error
+	if o.only, err = parseOnly(*only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -only:", err)
+		os.Exit(2)
+	}
 	if o.loadgen == "" {
 		o.loadgen = "go"
 		if wrkBin != "" {
@@ -180,6 +189,8 @@ type result struct {
 	elapsed    time.Duration
 	p50, p99   time.Duration
 	firstError string
+	// serverCPU is the server's CPU seconds during the scenario.
+	serverCPU float64
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -307,32 +318,46 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 		hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
 		return nil
 	}
-	results := make([]result, len(scenarios))
+	var results []result
+	spreadRate := 0.0
 	for i, sc := range scenarios {
-		results[i] = load(o, sc)
+		if selected(o, sc.name, i == 0) {
+			results = append(results, measured(o, srv, sc))
+			if i == 3 {
+				spreadRate = results[len(results)-1].rps()
+			}
+		}
 	}
 	// The same spread PATCH load again while followers read the change
 	// feed as Server-Sent Events: the cost of the feed to the writers.
-	feed, err := followFeed(srv.base, auth, feedFollowers, func() result {
-		return load(o, scenario{name: fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers),
-			make: func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }})
-	})
-	if err != nil {
-		return err
+	feedName := fmt.Sprintf("PATCH, spread, %d SSE followers", feedFollowers)
+	var feed feedResult
+	if selected(o, feedName, false) {
+		feed, err = followFeed(srv.base, auth, feedFollowers, func() result {
+			return measured(o, srv, scenario{name: feedName,
+				make: func(w, i int) *http.Request { return patch(spread[rand.IntN(len(spread))], w*1_000_000+i) }})
+		})
+		if err != nil {
+			return err
+		}
+		results = append(results, feed.result)
 	}
-	results = append(results, feed.result)
 	ceiling := results[0].rps()
 	fmt.Printf("## %s, %d clients (seeded in %v)\n\n", backend, clients, seedTime.Round(time.Millisecond))
-	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | errors |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req | errors |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.errors)
+		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.cpuPerRequest(), r.errors)
 	}
-	fmt.Printf("\nWith %d SSE followers the spread PATCH load ran at %.0f %% of its rate without them; "+
-		"each follower received %d events, and the last of them %v after the load stopped.\n",
-		feedFollowers, 100*feed.result.rps()/results[3].rps(), feed.events, feed.lag.Round(time.Millisecond))
+	if feed.result.requests > 0 && spreadRate > 0 {
+		fmt.Printf("\nWith %d SSE followers the spread PATCH load ran at %.0f %% of its rate without them; "+
+			"each follower received %d events, and the last of them %v after the load stopped.\n",
+			feedFollowers, 100*feed.result.rps()/spreadRate, feed.events, feed.lag.Round(time.Millisecond))
+	}
 	fmt.Printf("\nServer peak RSS: %.1f MiB\n\n", srv.peakRSS())
-	hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
+	if selected(o, "hostile bodies", false) {
+		hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
+	}
 	for _, r := range results {
 		if r.firstError != "" {
 			fmt.Printf("first error of %s: %s\n", r.name, r.firstError)

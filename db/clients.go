@@ -96,7 +96,10 @@ func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, e
 	if err != nil {
 		return models.OAuthClient{}, translate(err)
 	}
-	c, err := scanClient(st.QueryRowContext(ctx, id))
+	if err := ctx.Err(); err != nil {
+		return models.OAuthClient{}, translate(err)
+	}
+	c, err := scanClient(st.QueryRowContext(s.driverCtx(ctx), id))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return models.OAuthClient{}, notFound(id)

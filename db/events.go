@@ -16,73 +16,117 @@ import (
 	"github.com/clientele/clientele/models"
 )
 
-// execQuerier is a transaction as the event writer needs it.
+// takeSeqsSQL takes the next n event seqs (the argument) from the one
+// counter row and returns the last. The UPDATE locks that row until the
+// transaction ends, so on PostgreSQL the writers that have taken seqs
+// commit one after the other, in seq order: a reader that sees seq n
+// committed has every smaller seq committed or rolled back already, and a
+// feed that reads "seq > last" never skips an event that commits late. It
+// must be the last thing a write transaction does before inserting its
+// events, so the lock is held only for those INSERTs and the COMMIT. The
+// price is that commits of all writers are serialised (on SQLite they are
+// anyway: one writer). BenchmarkEventSeq measures it against a SEQUENCE, 8
+// parallel writers of distinct clients on PostgreSQL with fsync off: about
+// 1.3 times the time per write (medians of four runs, noisy on a shared
+// 2-core machine). With fsync on, the serialised part holds the WAL flush
+// too, so one store's writes are bounded by one commit at a time.
+//
+// On SQLite the same is two statements, bumpSeqSQL and readSeqSQL: there
+// an UPDATE … RETURNING costs about twice the CPU of the UPDATE and a
+// SELECT (BenchmarkTakeSeqs), and the one writer makes the pair atomic.
+const (
+	takeSeqsSQL = "UPDATE event_sequence SET seq = seq + ? WHERE id = 1 RETURNING seq"
+	bumpSeqSQL  = "UPDATE event_sequence SET seq = seq + ? WHERE id = 1"
+	readSeqSQL  = "SELECT seq FROM event_sequence WHERE id = 1"
+)
+
+// execQuerier is a transaction as notifyTx needs it.
 type execQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
-
-// nextSeqSQL takes the next event seq from the one counter row. The UPDATE
-// locks that row until the transaction ends, so on PostgreSQL the writers
-// that have taken a seq commit one after the other, in seq order: a reader
-// that sees seq n committed has every smaller seq committed or rolled back
-// already, and a feed that reads "seq > last" never skips an event that
-// commits late. It must be the last thing a write transaction does before
-// inserting its event, so the lock is held only for that INSERT and the
-// COMMIT. The price is that commits of all writers are serialised (on
-// SQLite they are anyway: one writer). BenchmarkEventSeq measures it
-// against a SEQUENCE, 8 parallel writers of distinct clients on PostgreSQL
-// with fsync off: about 1.3 times the time per write (medians of four runs,
-// noisy on a shared 2-core machine). With fsync on, the serialised part
-// holds the WAL flush too, so one store's writes are bounded by one commit
-// at a time.
-const nextSeqSQL = "UPDATE event_sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq"
 
 const insertClientEventSQL = "INSERT INTO client_events (seq, id, type, client_id, actor, tracking_id, time, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-// appendEvent records, inside the write transaction tx, that the client
-// went from before to after (nil for none). The origin (actor, trackingId,
-// and the type, which overrides typ when set) comes from ctx. It must be
-// the last statement before COMMIT (see nextSeqSQL).
-func (s *Store) appendEvent(ctx context.Context, tx execQuerier, typ events.Type, before, after *models.OAuthClient, now time.Time) (events.Event, error) {
+// takeSeqs takes n event seqs inside tx and returns the first; they run
+// to first+n-1. See takeSeqsSQL for when to call it.
+func (s *Store) takeSeqs(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
+	var last int64
+	if s.dialect == SQLite {
+		if _, err := s.execFixed(ctx, tx, bumpSeqSQL, n); err != nil {
+			return 0, err
+		}
+		if err := s.queryRowFixed(ctx, tx, readSeqSQL).Scan(&last); err != nil {
+			return 0, err
+		}
+	} else if err := s.queryRowFixed(ctx, tx, takeSeqsSQL, n).Scan(&last); err != nil {
+		return 0, err
+	}
+	return last - int64(n) + 1, nil
+}
+
+// pendingEvent is an event built before its seq is taken, with its
+// snapshots encoded.
+type pendingEvent struct {
+	ev            events.Event
+	before, after *string
+}
+
+// newEvent builds the event of the client going from before to after (nil
+// for none). The origin (actor, trackingId, and the type, which overrides
+// typ when set) comes from ctx.
+func newEvent(ctx context.Context, typ events.Type, before, after *models.OAuthClient, now time.Time) (pendingEvent, error) {
 	o := events.OriginFrom(ctx)
 	if o.Type != "" {
 		typ = o.Type
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return events.Event{}, err
+		return pendingEvent{}, err
 	}
 	ev := events.Event{ID: hex.EncodeToString(id[:]), Type: typ, Actor: o.Actor, TrackingID: o.TrackingID, Time: now,
 		Before: snapshot(before), After: snapshot(after)}
 	if ev.State() == nil {
-		return events.Event{}, errors.New("store: an event needs a client before or after")
+		return pendingEvent{}, errors.New("store: an event needs a client before or after")
 	}
 	ev.ClientID = ev.State().ID
-	b, err := encodeSnapshot(ev.Before)
+	p := pendingEvent{ev: ev}
+	if p.before, err = encodeSnapshot(ev.Before); err != nil {
+		return pendingEvent{}, err
+	}
+	if p.after, err = encodeSnapshot(ev.After); err != nil {
+		return pendingEvent{}, err
+	}
+	return p, nil
+}
+
+// appendEvents records evs inside the write transaction tx, with
+// consecutive seqs in their order, and queues them for webhooks. It must
+// be the last thing before COMMIT (see takeSeqsSQL).
+func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []pendingEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	first, err := s.takeSeqs(ctx, tx, len(evs))
 	if err != nil {
-		return events.Event{}, err
+		return fmt.Errorf("taking event seqs: %w", err)
 	}
-	a, err := encodeSnapshot(ev.After)
-	if err != nil {
-		return events.Event{}, err
-	}
-	if err := tx.QueryRowContext(ctx, nextSeqSQL).Scan(&ev.Seq); err != nil {
-		return events.Event{}, fmt.Errorf("taking an event seq: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, s.rebind(insertClientEventSQL), ev.Seq, ev.ID, string(ev.Type), ev.ClientID,
-		ev.Actor, ev.TrackingID, now.UnixMilli(), b, a); err != nil {
-		return events.Event{}, fmt.Errorf("recording the event: %w", err)
-	}
-	if err := s.appendDeliveries(ctx, tx, &ev); err != nil {
-		return events.Event{}, fmt.Errorf("queueing the event for webhooks: %w", err)
+	for i := range evs {
+		ev := &evs[i].ev
+		ev.Seq = first + int64(i)
+		if _, err := s.execFixed(ctx, tx, insertClientEventSQL, ev.Seq, ev.ID, string(ev.Type), ev.ClientID,
+			ev.Actor, ev.TrackingID, ev.Time.UnixMilli(), evs[i].before, evs[i].after); err != nil {
+			return fmt.Errorf("recording the event: %w", err)
+		}
+		if err := s.appendDeliveries(ctx, tx, ev); err != nil {
+			return fmt.Errorf("queueing the event for webhooks: %w", err)
+		}
 	}
 	// PostgreSQL sends one notification per transaction for equal
-	// payloads, so a batch of events costs one.
+	// payloads; one statement per transaction is enough.
 	if err := s.notifyTx(ctx, tx, NotifyEvents); err != nil {
-		return events.Event{}, fmt.Errorf("announcing the event: %w", err)
+		return fmt.Errorf("announcing the events: %w", err)
 	}
-	return ev, nil
+	return nil
 }
 
 // snapshot is c as an event keeps it: without the secrets' hashes, which

@@ -226,9 +226,12 @@ func BenchmarkEventSeq(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, v := range []struct{ name, seq string }{
-		{"counter-row", nextSeqSQL},
-		{"sequence", "SELECT nextval('bench_event_seq')"},
+	for _, v := range []struct {
+		name, seq string
+		args      []any
+	}{
+		{"counter-row", s.rebind(takeSeqsSQL), []any{1}},
+		{"sequence", "SELECT nextval('bench_event_seq')", nil},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			var n atomic.Int64
@@ -242,7 +245,7 @@ func BenchmarkEventSeq(b *testing.B) {
 							return err
 						}
 						var seq int64
-						if err := tx.QueryRowContext(ctx, v.seq).Scan(&seq); err != nil {
+						if err := tx.QueryRowContext(ctx, v.seq, v.args...).Scan(&seq); err != nil {
 							return err
 						}
 						_, err := tx.ExecContext(ctx, s.rebind(insertClientEventSQL), seq, fmt.Sprintf("%032x", seq), "patched", id, "bench", "", 0, nil, nil)

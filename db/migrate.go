@@ -132,7 +132,7 @@ var migrations = []migration{
 	},
 	{
 		// seq is taken from the one row of event_sequence, under its row
-		// lock, as the last statement of a write (db.nextSeqSQL).
+		// lock, as the last statement of a write (db.takeSeqsSQL).
 		version:  3,
 		name:     "client events and their sequence",
 		sqlite:   clientEvents("INTEGER"),

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,8 @@ type Store struct {
 	// rs and ws are prepared statements of the hot paths on the reader's
 	// and the writer's pools.
 	rs, ws *stmts
+	// prepared are the write path's fixed statements on ws (prepared.go).
+	prepared atomic.Pointer[preparedWrites]
 	// updates queues the updates of each client behind one leader
 	// (update.go).
 	updates updateQueues

@@ -698,6 +698,8 @@ func BenchmarkUpdateClientParallel(b *testing.B) {
 			next := 0
 			b.SetParallelism(16)
 			b.ReportAllocs()
+			cpu := processCPU()
+			b.Cleanup(func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") })
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					seq.Lock()

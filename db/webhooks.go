@@ -22,10 +22,10 @@ const insertDeliveriesSQL = `INSERT INTO webhook_deliveries (webhook_id, seq, ne
 
 // appendDeliveries queues ev for the webhooks that want it, in ev's
 // transaction.
-func (s *Store) appendDeliveries(ctx context.Context, tx execQuerier, ev *events.Event) error {
+func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, ev *events.Event) error {
 	typ, _ := json.Marshal(string(ev.Type))
 	actor, _ := json.Marshal(ev.Actor)
-	_, err := tx.ExecContext(ctx, s.rebind(insertDeliveriesSQL), ev.Seq,
+	_, err := s.execFixed(ctx, tx, insertDeliveriesSQL, ev.Seq,
 		"%"+likeEscape(string(typ))+"%", "%"+likeEscape(string(actor))+"%")
 	return err
 }

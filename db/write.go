@@ -21,7 +21,15 @@ import (
 // or, when fn or the commit fails, nothing. Errors come back translated
 // (not found, conflict, unavailable) as translate documents.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	s.prepareWrites(ctx)
+	// Waiting for the writer honours ctx; the transaction's statements
+	// run with driverCtx.
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(s.driverCtx(ctx), nil)
 	if err != nil {
 		return translate(err)
 	}
@@ -54,7 +62,7 @@ var errStale = errors.New("the client changed after it was read")
 // bumped TokenGeneration (models.InvalidatesTokens) — records a token
 // event, so that every server sharing the store drops them. Then every
 // change appends the client's event (SPEC §10), in order and last (see
-// nextSeqSQL): a created, patched or deleted event by what changed, or the
+// takeSeqsSQL): a created, patched or deleted event by what changed, or the
 // type its origin names (events.WithType), with the origin's actor and
 // trackingId.
 func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...clientChange) error {
@@ -67,6 +75,7 @@ func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...client
 			}
 		}
 	}
+	evs := make([]pendingEvent, 0, len(changes))
 	for _, c := range changes {
 		typ := events.Patched
 		switch {
@@ -75,9 +84,14 @@ func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...client
 		case c.after == nil:
 			typ = events.Deleted
 		}
-		if _, err := s.appendEvent(events.WithOrigin(ctx, c.origin), tx, typ, c.before, c.after, now); err != nil {
+		ev, err := newEvent(events.WithOrigin(ctx, c.origin), typ, c.before, c.after, now)
+		if err != nil {
 			return err
 		}
+		evs = append(evs, ev)
+	}
+	if err := s.appendEvents(ctx, tx, evs); err != nil {
+		return err
 	}
 	commitDelay()
 	return nil
@@ -104,7 +118,7 @@ func (s *Store) insertTokenEvent(ctx context.Context, tx *sql.Tx, ev models.Toke
 	if ev.JTI != "" {
 		jti = &ev.JTI
 	}
-	if _, err := tx.ExecContext(ctx, s.rebind(insertTokenEventSQL), ev.ClientID, jti, ev.ExpiresAt.UnixMilli(), ev.Created.UnixMilli()); err != nil {
+	if _, err := s.execFixed(ctx, tx, insertTokenEventSQL, ev.ClientID, jti, ev.ExpiresAt.UnixMilli(), ev.Created.UnixMilli()); err != nil {
 		return err
 	}
 	return s.notifyTx(ctx, tx, NotifyTokens)
@@ -128,7 +142,7 @@ func (s *Store) lockingSelect(ctx context.Context) (*sql.Stmt, error) {
 // lockingSelect's statement. A missing client is a 404.
 func (s *Store) readVersionedTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, id string) (models.OAuthClient, int64, error) {
 	var version int64
-	c, err := scanClient(versioned{tx.StmtContext(ctx, st).QueryRowContext(ctx, id), &version})
+	c, err := scanClient(versioned{tx.StmtContext(ctx, st).QueryRowContext(s.driverCtx(ctx), id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.OAuthClient{}, 0, notFound(id)
 	}

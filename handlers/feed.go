@@ -42,7 +42,7 @@ func wantsEventStream(r *http.Request) bool {
 
 // streamEvents sends every event with seq > after as Server-Sent Events and
 // then follows the store until the consumer leaves or the server stops.
-// Because seq increases in commit order (see db.nextSeqSQL), reading
+// Because seq increases in commit order (see db.takeSeqsSQL), reading
 // "seq > last sent" never skips an event that committed late. A stream
 // behind the server's hub reads the store itself; once caught up it takes
 // the hub's frames, rendered once for every stream.

@@ -1,0 +1,91 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+)
+
+// The write path's fixed statements — the event seq, the event and its
+// webhook deliveries, the token event — run in every write. Unprepared,
+// each costs SQLite a parse and a finalize on top of its run, as much as
+// the run itself (sqlite3_finalize alone was 15 % of the writer's CPU), so
+// they are prepared once on the writer's pool. They must be prepared
+// before a transaction begins: preparing inside one needs a second
+// connection, and SQLite's writer has one (lockingSelect says the same).
+// write prepares them on its first call; tx.StmtContext then uses the
+// statement already prepared on the transaction's connection (on
+// PostgreSQL it prepares it once on each connection of the pool).
+
+var fixedWrites = map[string][]string{
+	SQLite:   {bumpSeqSQL, readSeqSQL, insertClientEventSQL, insertDeliveriesSQL, insertTokenEventSQL},
+	Postgres: {takeSeqsSQL, insertClientEventSQL, insertDeliveriesSQL, insertTokenEventSQL},
+}
+
+// preparedWrites maps each of fixedWrites to its statement on the writer's
+// pool.
+type preparedWrites map[string]*sql.Stmt
+
+// prepareWrites prepares fixedWrites unless done. A failure (the writer
+// unreachable, or a schema still being migrated) leaves them unprepared:
+// execFixed then runs the same SQL unprepared, which fails or succeeds as
+// it would have.
+func (s *Store) prepareWrites(ctx context.Context) {
+	if s.prepared.Load() != nil {
+		return
+	}
+	p := preparedWrites{}
+	for _, q := range fixedWrites[s.dialect] {
+		st, err := s.ws.get(ctx, s.rebind(q))
+		if err != nil {
+			return
+		}
+		p[q] = st
+	}
+	s.prepared.Store(&p)
+}
+
+// driverCtx is the context to run a short statement of the hot paths (a
+// point read, the statements of a write) with. go-sqlite3 runs every
+// statement whose context can be cancelled on a goroutine of its own, to
+// interrupt it when the context ends: a goroutine, two channel handoffs
+// and a wake-up per statement, and per row read, which on two busy cores
+// cost more than the statement. These statements take microseconds and
+// waits for SQLite's locks are bounded by busy_timeout, so on SQLite they
+// run without the context's cancellation: a request that ends meanwhile
+// stops before or after the statement, not in it. Waiting for a
+// connection still honours ctx where the caller takes one itself (write).
+// PostgreSQL's driver needs no goroutine and keeps ctx.
+func (s *Store) driverCtx(ctx context.Context) context.Context {
+	if s.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+// fixed is query's prepared statement inside tx, or nil.
+func (s *Store) fixed(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if p := s.prepared.Load(); p != nil {
+		if st := (*p)[query]; st != nil {
+			return tx.StmtContext(ctx, st)
+		}
+	}
+	return nil
+}
+
+// execFixed runs one of fixedWrites in tx.
+func (s *Store) execFixed(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	ctx = s.driverCtx(ctx)
+	if st := s.fixed(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, s.rebind(query), args...)
+}
+
+// queryRowFixed runs one of fixedWrites that returns a row in tx.
+func (s *Store) queryRowFixed(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	ctx = s.driverCtx(ctx)
+	if st := s.fixed(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, s.rebind(query), args...)
+}
