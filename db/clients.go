@@ -157,6 +157,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.
 	if err != nil {
 		return translate(err)
 	}
+	defer s.snapshots.drop(id)
 	return s.write(ctx, func(tx *sql.Tx) error {
 		cur, _, err := s.readVersionedTx(ctx, tx, st, id)
 		if err != nil {
@@ -179,6 +180,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(*models.
 // update read before it applies again on a snapshot that shows it. A missing client is no error.
 func (s *Store) TouchLastUsed(ctx context.Context, id string, now time.Time) error {
 	ms := now.UTC().UnixMilli()
+	defer s.snapshots.drop(id)
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET last_used = ?, version = version + 1 WHERE id = ? AND (last_used IS NULL OR last_used <= ?)"),
 			ms, id, ms-int64(24*time.Hour/time.Millisecond))

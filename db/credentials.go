@@ -73,6 +73,7 @@ func (s *Store) TouchSecret(ctx context.Context, clientID, secretID string, now 
 		}
 		c.Secrets[i].LastUsed = &now
 		col, _ := models.LookupMember("secrets")
+		s.snapshots.drop(clientID)
 		// The version moves, so that an update planned on the row before
 		// this one plans again rather than write the old lastUsed back.
 		_, err = tx.ExecContext(ctx, s.rebind("UPDATE oauth_clients SET secrets = ?, version = version + 1 WHERE id = ? AND version = ?"),

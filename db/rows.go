@@ -276,6 +276,8 @@ type stmts struct {
 	db *sql.DB
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+	// dynamic counts the statements of prepareBounded in m.
+	dynamic int
 }
 
 func (p *stmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -293,6 +295,38 @@ func (p *stmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	p.m[query] = st
 	return st, nil
+}
+
+// maxDynamic bounds the statements prepareBounded keeps: the
+// compare-and-swap UPDATEs differ by the columns a write changes, and a
+// caller could make many of them.
+const maxDynamic = 64
+
+// prepareBounded prepares query once, as get does, unless maxDynamic such
+// statements are kept already; prepared then finds it. Failing, it
+// leaves query unprepared: the caller runs it as text.
+func (p *stmts) prepareBounded(ctx context.Context, query string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.m[query]; ok || p.dynamic >= maxDynamic {
+		return
+	}
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return
+	}
+	if p.m == nil {
+		p.m = map[string]*sql.Stmt{}
+	}
+	p.m[query] = st
+	p.dynamic++
+}
+
+// prepared is query's statement if one was prepared, or nil.
+func (p *stmts) prepared(query string) *sql.Stmt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[query]
 }
 
 func (p *stmts) close() error {

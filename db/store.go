@@ -56,8 +56,14 @@ type Store struct {
 	// updates queues the updates of each client behind one leader
 	// (update.go).
 	updates updateQueues
-	closers []func() error
-	now     func() time.Time
+	// commits queues the updates' writes for group commit
+	// (groupcommit.go).
+	commits commitQueue
+	// snapshots are the latest known states of recently updated clients
+	// (snapshots.go).
+	snapshots snapshotCache
+	closers   []func() error
+	now       func() time.Time
 	// pgURL is the PostgreSQL URL, for the listening connection.
 	pgURL string
 	// written is notified after every commit of a write, and when Listen

@@ -13,17 +13,20 @@ import (
 
 // How an update runs. Reading, fn (decoding, applying and validating a
 // patch, checking If-Match) and rendering happen outside the writer, on a
-// snapshot read from the reader pool; the writer runs only the
-// compare-and-swap UPDATE (and what recordChanges adds), which changes the
-// row only if its version is still the snapshot's. Within one server, the
-// updates of one client queue behind one leader, which applies every queued
-// fn in order on the evolving state and commits them all with one UPDATE:
-// a hot client costs one transaction per batch instead of one per request,
-// and this server's own writers never invalidate each other's snapshots.
-// The version check catches the writes of other servers (and of
-// DeleteClient and TouchLastUsed); the batch is then applied again on a new
-// snapshot, at most optimisticAttempts times, and after that once more
-// inside the writer's transaction with the row locked, which always
+// snapshot: the client as this server last wrote or read it (the snapshot
+// cache, snapshots.go) or, when it has none, as read from the reader pool.
+// The writer runs only the compare-and-swap UPDATE (and what recordChanges
+// adds), which changes the row only if its version is still the
+// snapshot's; the writes of several clients share one transaction (group
+// commit, groupcommit.go). Within one server, the updates of one client
+// queue behind one leader, which applies every queued fn in order on the
+// evolving state and commits them all with one UPDATE: a hot client costs
+// one write per batch instead of one per request, and this server's own
+// writers never invalidate each other's snapshots. The version check
+// catches the writes of other servers (and of DeleteClient, TouchLastUsed
+// and TouchSecret); the batch is then applied again on a snapshot read from
+// the store, at most optimisticAttempts times in all, and after that once
+// more inside the writer's transaction with the row locked, which always
 // succeeds. One slow or hostile fn holds up the updates of its own client
 // only, never the writer.
 
@@ -127,25 +130,43 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAu
 	return u.out, u.err
 }
 
-// runBatch applies and commits batch, setting each update's answer.
+// runBatch applies and commits batch, setting each update's answer. The
+// first attempt applies it to the cached snapshot when there is one; a
+// retry reads the row.
 func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 	for attempt := 0; attempt < optimisticAttempts; attempt++ {
-		cur, version, err := s.readVersioned(ctx, id)
-		if err != nil {
-			fail(batch, translate(err))
-			return
+		cur, version, cached := s.snapshots.get(id)
+		if !cached || attempt > 0 {
+			var err error
+			if cur, version, err = s.readVersioned(ctx, id); err != nil {
+				s.snapshots.drop(id)
+				fail(batch, translate(err))
+				return
+			}
 		}
+		fresh := !cached || attempt > 0
 		p := s.plan(&cur, batch)
 		if len(p.changes) == 0 {
+			// Nothing to write, so no compare-and-swap proves the
+			// snapshot current: answer from a cached one only after
+			// applying the batch again on the row as read.
+			if !fresh {
+				continue
+			}
+			s.snapshots.put(&cur, version)
 			return
 		}
-		err = s.write(ctx, func(tx *sql.Tx) error { return s.commitPlan(ctx, tx, &cur, version, p) })
+		err := s.commitCAS(ctx, &cur, version, &p)
 		if errors.Is(err, errStale) {
+			s.snapshots.drop(id)
 			continue
 		}
 		if err != nil {
+			s.snapshots.drop(id)
 			fail(p.written, err)
+			return
 		}
+		s.snapshots.put(&p.final, version+1)
 		return
 	}
 	// Other servers keep winning: apply the batch once more inside the

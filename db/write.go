@@ -66,16 +66,27 @@ var errStale = errors.New("the client changed after it was read")
 // type its origin names (events.WithType), with the origin's actor and
 // trackingId.
 func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...clientChange) error {
-	now := s.nowMillis()
-	commitDelay()
-	for _, c := range changes {
-		if endsTokens(c.before, c.after) {
-			if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: c.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
-				return err
-			}
-		}
+	recs, err := s.prepareRecords(ctx, changes)
+	if err != nil {
+		return err
 	}
-	evs := make([]pendingEvent, 0, len(changes))
+	return s.writeRecords(ctx, tx, recs)
+}
+
+// record is what one change leaves, built before the write transaction
+// (encoding an event's snapshots is no work for the writer).
+type record struct {
+	id         string
+	endsTokens bool
+	ev         pendingEvent
+}
+
+type records []record
+
+// prepareRecords builds the records of changes, for writeRecords.
+func (s *Store) prepareRecords(ctx context.Context, changes []clientChange) (records, error) {
+	now := s.nowMillis()
+	out := make(records, 0, len(changes))
 	for _, c := range changes {
 		typ := events.Patched
 		switch {
@@ -86,9 +97,27 @@ func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...client
 		}
 		ev, err := newEvent(events.WithOrigin(ctx, c.origin), typ, c.before, c.after, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		evs = append(evs, ev)
+		out = append(out, record{id: c.id, endsTokens: endsTokens(c.before, c.after), ev: ev})
+	}
+	return out, nil
+}
+
+// writeRecords writes recs in tx: the token events, then the events, last.
+func (s *Store) writeRecords(ctx context.Context, tx *sql.Tx, recs records) error {
+	now := s.nowMillis()
+	commitDelay()
+	for _, r := range recs {
+		if r.endsTokens {
+			if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: r.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
+				return err
+			}
+		}
+	}
+	evs := make([]pendingEvent, len(recs))
+	for i := range recs {
+		evs[i] = recs[i].ev
 	}
 	if err := s.appendEvents(ctx, tx, evs); err != nil {
 		return err

@@ -1,0 +1,157 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+
+	"github.com/clientele/clientele/models"
+)
+
+// Group commit across clients. The leader of each client's batch
+// (update.go) applies its batch outside the writer, then hands the
+// writer's part — the compare-and-swap UPDATE and the records that go with
+// it — to a commit queue shared by every client. Whoever finds no commit
+// under way leads: it takes every queued commit (up to maxGroup) and runs
+// them in one transaction, one COMMIT, with the event seqs taken once for
+// all; the commits that queue meanwhile make the next group. On SQLite a
+// COMMIT writes every page the transaction touched to the WAL, and the
+// pages of the event log, its indexes and the seq counter are the same for
+// every write, so a group writes them once; on PostgreSQL a group is one
+// BEGIN, one seq and one COMMIT.
+//
+// Each commit keeps its own outcome: a compare-and-swap that finds its row
+// changed writes nothing for that client (errStale, and its batch applies
+// again on a new snapshot) while the others commit. The UPDATEs of a group
+// touch distinct rows or, for one client, never share a group (one batch
+// per client at a time). Any other failure aborts the group's transaction;
+// its commits then run again one transaction each, so that only the one
+// that fails by itself fails.
+
+// maxGroup bounds how many clients' commits share one transaction.
+const maxGroup = 64
+
+// casCommit is one client's batch as the writer runs it.
+type casCommit struct {
+	query string
+	args  []any
+	recs  records
+	err   error
+	// wake tells a waiting commit that it is done (false) or that it
+	// leads the next group (true).
+	wake chan bool
+}
+
+// commitQueue holds the commits waiting for the next group.
+type commitQueue struct {
+	mu      sync.Mutex
+	waiting []*casCommit
+	busy    bool
+}
+
+// join queues c and reports whether the caller leads.
+func (q *commitQueue) join(c *casCommit) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.waiting = append(q.waiting, c)
+	if q.busy {
+		return false
+	}
+	q.busy = true
+	return true
+}
+
+// take removes and returns the next group, led by its first commit.
+func (q *commitQueue) take() []*casCommit {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(len(q.waiting), maxGroup)
+	g := q.waiting[:n:n]
+	q.waiting = q.waiting[n:]
+	return g
+}
+
+// handOff ends a leader's turn: the first commit still waiting leads the
+// next group or, when none waits, no commit is under way.
+func (q *commitQueue) handOff() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.waiting) == 0 {
+		q.busy = false
+		q.waiting = nil
+		return
+	}
+	q.waiting[0].wake <- true
+}
+
+// commitCAS writes p's final state over cur if the row is still at
+// version, with p's records, sharing a transaction with other clients'
+// commits. It returns errStale when the row changed.
+func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version int64, p *plan) error {
+	recs, err := s.prepareRecords(ctx, p.changes)
+	if err != nil {
+		return err
+	}
+	query, args := updateChanged(cur, &p.final, version)
+	c := &casCommit{query: s.rebind(query), args: args, recs: recs, wake: make(chan bool, 1)}
+	lead := s.commits.join(c)
+	for !lead {
+		if lead = <-c.wake; !lead {
+			return c.err
+		}
+	}
+	group := s.commits.take()
+	s.commitGroup(ctx, group)
+	for _, g := range group[1:] {
+		g.wake <- false
+	}
+	s.commits.handOff()
+	return c.err
+}
+
+// commitGroup runs group in one transaction and sets each commit's err.
+func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
+	for _, c := range group {
+		s.ws.prepareBounded(ctx, c.query)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var applied records
+		for _, c := range group {
+			res, err := s.execCAS(ctx, tx, c.query, c.args)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				c.err = errStale
+				continue
+			}
+			c.err = nil
+			applied = append(applied, c.recs...)
+		}
+		return s.writeRecords(ctx, tx, applied)
+	})
+	if err == nil {
+		return
+	}
+	if len(group) > 1 {
+		for _, c := range group {
+			s.commitGroup(ctx, []*casCommit{c})
+		}
+		return
+	}
+	if !errors.Is(group[0].err, errStale) {
+		group[0].err = err
+	}
+}
+
+// execCAS runs a compare-and-swap UPDATE in tx, prepared when
+// prepareBounded could.
+func (s *Store) execCAS(ctx context.Context, tx *sql.Tx, query string, args []any) (sql.Result, error) {
+	if st := s.ws.prepared(query); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(s.driverCtx(ctx), args...)
+	}
+	return tx.ExecContext(s.driverCtx(ctx), query, args...)
+}
