@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,7 +46,29 @@ type execQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-const insertClientEventSQL = "INSERT INTO client_events (seq, id, type, client_id, actor, tracking_id, time, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+// insertEventsSQL inserts n events, nine values each (eventValues).
+func insertEventsSQL(n int) string {
+	return "INSERT INTO client_events (seq, id, type, client_id, actor, tracking_id, time, before, after) VALUES " +
+		repeatJoined("(?, ?, ?, ?, ?, ?, ?, ?, ?)", n)
+}
+
+// insertClientEventSQL inserts one event.
+var insertClientEventSQL = insertEventsSQL(1)
+
+func eventValues(e *pendingEvent) []any {
+	ev := &e.ev
+	return []any{ev.Seq, ev.ID, string(ev.Type), ev.ClientID, ev.Actor, ev.TrackingID, ev.Time.UnixMilli(), e.before, e.after}
+}
+
+// eventChunks are the sizes in which a transaction's events are inserted,
+// largest first: one statement (and on PostgreSQL one round trip) for up
+// to 32 events and their deliveries, from a fixed set of prepared
+// statements.
+var eventChunks = []int{32, 8, 2, 1}
+
+func repeatJoined(s string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ")
+}
 
 // takeSeqs takes n event seqs inside tx and returns the first; they run
 // to first+n-1. See takeSeqsSQL for when to call it.
@@ -111,14 +134,29 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []pendingEvent
 		return fmt.Errorf("taking event seqs: %w", err)
 	}
 	for i := range evs {
-		ev := &evs[i].ev
-		ev.Seq = first + int64(i)
-		if _, err := s.execFixed(ctx, tx, insertClientEventSQL, ev.Seq, ev.ID, string(ev.Type), ev.ClientID,
-			ev.Actor, ev.TrackingID, ev.Time.UnixMilli(), evs[i].before, evs[i].after); err != nil {
-			return fmt.Errorf("recording the event: %w", err)
+		evs[i].ev.Seq = first + int64(i)
+	}
+	for rest := evs; len(rest) > 0; {
+		n := 1
+		for _, c := range eventChunks {
+			if c <= len(rest) {
+				n = c
+				break
+			}
 		}
-		if err := s.appendDeliveries(ctx, tx, ev); err != nil {
-			return fmt.Errorf("queueing the event for webhooks: %w", err)
+		chunk := rest[:n]
+		rest = rest[n:]
+		evArgs := make([]any, 0, 9*n)
+		dlArgs := make([]any, 0, 3*n)
+		for i := range chunk {
+			evArgs = append(evArgs, eventValues(&chunk[i])...)
+			dlArgs = append(dlArgs, deliveryValues(&chunk[i].ev)...)
+		}
+		if _, err := s.execFixed(ctx, tx, insertEventsSQL(n), evArgs...); err != nil {
+			return fmt.Errorf("recording the events: %w", err)
+		}
+		if _, err := s.execFixed(ctx, tx, insertDeliveriesSQL(n), dlArgs...); err != nil {
+			return fmt.Errorf("queueing the events for webhooks: %w", err)
 		}
 	}
 	// PostgreSQL sends one notification per transaction for equal

@@ -16,10 +16,16 @@ import (
 // statement already prepared on the transaction's connection (on
 // PostgreSQL it prepares it once on each connection of the pool).
 
-var fixedWrites = map[string][]string{
-	SQLite:   {bumpSeqSQL, readSeqSQL, insertClientEventSQL, insertDeliveriesSQL, insertTokenEventSQL},
-	Postgres: {takeSeqsSQL, insertClientEventSQL, insertDeliveriesSQL, insertTokenEventSQL},
-}
+var fixedWrites = func() map[string][]string {
+	var chunks []string
+	for _, n := range eventChunks {
+		chunks = append(chunks, insertEventsSQL(n), insertDeliveriesSQL(n))
+	}
+	return map[string][]string{
+		SQLite:   append([]string{bumpSeqSQL, readSeqSQL, insertTokenEventSQL}, chunks...),
+		Postgres: append([]string{takeSeqsSQL, insertTokenEventSQL}, chunks...),
+	}
+}()
 
 // preparedWrites maps each of fixedWrites to its statement on the writer's
 // pool.

@@ -12,22 +12,23 @@ import (
 	"github.com/clientele/clientele/webhooks"
 )
 
-// insertDeliveriesSQL is the outbox: with each event, one delivery row for
-// every webhook that wants it (its types empty or naming the event's type,
-// its excluded actors not naming the event's actor), due at once. The
-// lists are JSON arrays of strings, matched as quoted strings.
-const insertDeliveriesSQL = `INSERT INTO webhook_deliveries (webhook_id, seq, next_attempt)
-	SELECT id, ?, 0 FROM webhooks
-	WHERE (event_types = '[]' OR event_types LIKE ? ESCAPE '\') AND exclude_actors NOT LIKE ? ESCAPE '\'`
+// insertDeliveriesSQL is the outbox: with each of n events, one delivery
+// row for every webhook that wants it (its types empty or naming the
+// event's type, its excluded actors not naming the event's actor), due at
+// once. The lists are JSON arrays of strings, matched as quoted strings;
+// each event is three values (deliveryValues), its seq and the two
+// patterns.
+func insertDeliveriesSQL(n int) string {
+	return `INSERT INTO webhook_deliveries (webhook_id, seq, next_attempt)
+	SELECT w.id, x.column1, 0 FROM webhooks w JOIN (VALUES ` + repeatJoined("(CAST(? AS BIGINT), ?, ?)", n) + `) AS x
+	ON (w.event_types = '[]' OR w.event_types LIKE x.column2 ESCAPE '\') AND w.exclude_actors NOT LIKE x.column3 ESCAPE '\'`
+}
 
-// appendDeliveries queues ev for the webhooks that want it, in ev's
-// transaction.
-func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, ev *events.Event) error {
+// deliveryValues are ev's values in insertDeliveriesSQL.
+func deliveryValues(ev *events.Event) []any {
 	typ, _ := json.Marshal(string(ev.Type))
 	actor, _ := json.Marshal(ev.Actor)
-	_, err := s.execFixed(ctx, tx, insertDeliveriesSQL, ev.Seq,
-		"%"+likeEscape(string(typ))+"%", "%"+likeEscape(string(actor))+"%")
-	return err
+	return []any{ev.Seq, "%" + likeEscape(string(typ)) + "%", "%" + likeEscape(string(actor)) + "%"}
 }
 
 func webhookNotFound(id string) error { return apierrors.NewNotFound("webhook " + id) }
