@@ -50,9 +50,11 @@ var comparisons = map[query.Op]string{
 
 // likeEscape escapes LIKE's wildcards so that a value matches literally
 // (with ESCAPE '\').
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
+func likeEscape(s string) string { return likeEscaper.Replace(s) }
+
+// likeEscaper is built once: building a Replacer costs more than using it,
+// and every write's outbox rows use it.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // compileFilter renders e as a WHERE fragment with ? placeholders and its
 // arguments. Every comparison yields true or false, never NULL, so that
