@@ -60,11 +60,11 @@ func eventValues(e *pendingEvent) []any {
 	return []any{ev.Seq, ev.ID, string(ev.Type), ev.ClientID, ev.Actor, ev.TrackingID, ev.Time.UnixMilli(), e.before, e.after}
 }
 
-// eventChunks are the sizes in which a transaction's events are inserted,
-// largest first: one statement (and on PostgreSQL one round trip) for up
-// to 32 events and their deliveries, from a fixed set of prepared
-// statements.
-var eventChunks = []int{32, 8, 2, 1}
+// eventChunks are the sizes in which a transaction's events (and their
+// deliveries) are inserted, largest first, from a fixed set of prepared
+// statements: one statement, on PostgreSQL one round trip, per chunk, and
+// at most six chunks for up to 63 events.
+var eventChunks = []int{32, 16, 8, 4, 2, 1}
 
 func repeatJoined(s string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ")
