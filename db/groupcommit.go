@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/clientele/clientele/models"
@@ -34,6 +36,7 @@ const maxGroup = 64
 
 // casCommit is one client's batch as the writer runs it.
 type casCommit struct {
+	id    string
 	query string
 	args  []any
 	recs  records
@@ -94,7 +97,7 @@ func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version 
 		return err
 	}
 	query, args := updateChanged(cur, &p.final, version)
-	c := &casCommit{query: s.rebind(query), args: args, recs: recs, wake: make(chan bool, 1)}
+	c := &casCommit{id: cur.ID, query: s.rebind(query), args: args, recs: recs, wake: make(chan bool, 1)}
 	lead := s.commits.join(c)
 	for !lead {
 		if lead = <-c.wake; !lead {
@@ -111,13 +114,18 @@ func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version 
 }
 
 // commitGroup runs group in one transaction and sets each commit's err.
+// The UPDATEs run in the order of the clients' ids, so that on PostgreSQL
+// two servers' groups lock the rows they share in the same order and never
+// deadlock.
 func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
-	for _, c := range group {
+	ordered := slices.Clone(group)
+	slices.SortFunc(ordered, func(a, b *casCommit) int { return strings.Compare(a.id, b.id) })
+	for _, c := range ordered {
 		s.ws.prepareBounded(ctx, c.query)
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var applied records
-		for _, c := range group {
+		for _, c := range ordered {
 			res, err := s.execCAS(ctx, tx, c.query, c.args)
 			if err != nil {
 				return err
