@@ -3475,6 +3475,8 @@ type ClientInterface interface {
 
 	// GetWebhook Get a webhook
 	//
+	// The webhook: its url, the event types it receives (empty for all) and the actors whose events it does not, without its signing secret, which only the answer of its creation shows.
+	//
 	// Corresponds with GET /webhooks/{id} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
@@ -4486,6 +4488,8 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string, params *DeleteWeb
 }
 
 // GetWebhook Get a webhook
+//
+// The webhook: its url, the event types it receives (empty for all) and the actors whose events it does not, without its signing secret, which only the answer of its creation shows.
 //
 // Corresponds with GET /webhooks/{id} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6971,6 +6975,8 @@ type ClientWithResponsesInterface interface {
 	DeleteWebhookWithResponse(ctx context.Context, id string, params *DeleteWebhookParams, reqEditors ...RequestEditorFn) (*DeleteWebhookResponse, error)
 
 	// GetWebhookWithResponse Get a webhook
+	//
+	// The webhook: its url, the event types it receives (empty for all) and the actors whose events it does not, without its signing secret, which only the answer of its creation shows.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12012,6 +12018,8 @@ func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, id 
 }
 
 // GetWebhookWithResponse Get a webhook
+//
+// The webhook: its url, the event types it receives (empty for all) and the actors whose events it does not, without its signing secret, which only the answer of its creation shows.
 //
 // Returns a wrapper object for the known response body format(s).
 //
