@@ -52,8 +52,9 @@ type options struct {
 	server      string
 	// hostileOnly runs only the ceiling and the hostile scenario,
 	// hostilePairs times (bench/hostile.go).
-	hostileOnly  bool
-	hostilePairs int
+	hostileOnly   bool
+	hostilePairs  int
+	hostileBodies string
 	// feedRounds, when set, runs the feed's cost scenario (feedcost.go)
 	// that many times instead of the usual ones.
 	feedRounds int
@@ -77,6 +78,7 @@ func main() {
 	flag.BoolVar(&o.hostileOnly, "hostile-only", false, "run only the ceiling and the hostile-bodies scenario")
 	flag.IntVar(&o.hostilePairs, "hostile-pairs", 1, "how many times to run the hostile scenario's pair (without, then with the hostile bodies)")
 	flag.BoolVar(&o.feedMemory, "feed-memory", false, "run the change feed's memory scenario (10 000 and 100 000 events read by SSE followers from the start) instead")
+	flag.StringVar(&o.hostileBodies, "hostile-bodies", "", "the worst-case bodies the hostile scenario sends, by name, separated by '|' (default: bench/hostile.go's set)")
 	flag.IntVar(&o.feedRounds, "feed", 0, "run the change feed's cost scenario this many rounds (SSE followers and webhooks, with and without) instead")
 	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression (and the ceiling)")
 	flag.Parse()
@@ -315,8 +317,7 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	if o.hostileOnly {
 		ceiling := load(o, scenarios[0])
 		fmt.Printf("## %s, %d clients\n\n%s: %.0f req/s\n\n", backend, clients, ceiling.name, ceiling.rps())
-		hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
-		return nil
+		return hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
 	}
 	var results []result
 	spreadRate := 0.0
@@ -356,7 +357,9 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	}
 	fmt.Printf("\nServer peak RSS: %.1f MiB\n\n", srv.peakRSS())
 	if selected(o, "hostile bodies", false) {
-		hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch)
+		if err := hostilePairs(o, srv.base, auth, ids, o.hostilePairs, patch); err != nil {
+			return err
+		}
 	}
 	for _, r := range results {
 		if r.firstError != "" {

@@ -5,25 +5,18 @@ import (
 	"time"
 )
 
-// costlyPatchBytes is the size past which a PATCH body may cost more CPU
-// than an ordinary write. A body's cost grows at most about linearly with
-// its size: the worst bodies of 64 KiB cost up to about 9 ms of CPU and
-// tens of thousands of allocations each (BENCHMARKS.md, worst-case
-// bodies), so one of 2 KiB at most about 0.3 ms, near what an ordinary
-// patch of a few operations costs with its HTTP round. Larger legitimate
-// bodies (a whole jwks, 64 redirect URIs at once) are rare, and wait only
-// when other costly bodies are under way.
-const costlyPatchBytes = 2 << 10
-
 // costlyRest is how long the costly lane stays closed after a body, as a
-// multiple of the time the body took: 3 gives costly bodies at most a
-// quarter of one core however many arrive.
-const costlyRest = 3
+// multiple of the time the body took: 7 gives costly bodies at most an
+// eighth of one core however many arrive. (3, a quarter, let 8
+// connections of them raise the p99 of ordinary PATCHes up to 2.35×; the
+// requests around the lane's work, reading 64 KiB and answering, cost
+// too.)
+const costlyRest = 7
 
-// costlyLane admits the work of costly PATCH bodies (larger than
-// costlyPatchBytes) one at a time, and after each keeps the next waiting
+// costlyLane admits the work of costly PATCH bodies (patch.Costly: over
+// 2 KiB, or copying) one at a time, and after each keeps the next waiting
 // costlyRest times as long as that one took. However many costly bodies
-// arrive at once, they get at most a quarter of one core and make the
+// arrive at once, they get at most an eighth of one core and make the
 // garbage of one, while ordinary PATCHes, which never wait for the lane,
 // keep the rest (SPEC §4.8: one hostile PATCH must not hold up the writes
 // of other clients). A request waits for its turn before it touches the
@@ -42,11 +35,11 @@ func newCostlyLane(now func() time.Time) *costlyLane {
 	return &costlyLane{slot: make(chan struct{}, 1), now: now}
 }
 
-// enter waits for the lane when body is costly and returns the function
-// that leaves it, to be called once the body's work is done; an ordinary
-// body passes at once. It fails only when ctx ends first.
-func (l *costlyLane) enter(ctx context.Context, body []byte) (leave func(), err error) {
-	if len(body) <= costlyPatchBytes {
+// enter waits for the lane when the body is costly and returns the
+// function that leaves it, to be called once the body's work is done; an
+// ordinary body passes at once. It fails only when ctx ends first.
+func (l *costlyLane) enter(ctx context.Context, costly bool) (leave func(), err error) {
+	if !costly {
 		return func() {}, nil
 	}
 	select {

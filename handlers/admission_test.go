@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,8 +33,7 @@ func (c *fakeClock) advance(d time.Duration) {
 func TestCostlyLane(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	l := newCostlyLane(clock.now)
-	small := []byte(strings.Repeat("x", costlyPatchBytes))
-	costly := []byte(strings.Repeat("x", costlyPatchBytes+1))
+	const small, costly = false, true
 	short := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.Background(), 50*time.Millisecond)
 	}

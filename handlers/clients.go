@@ -144,7 +144,7 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	leave, err := s.costly.enter(c.Request().Context(), body)
+	leave, err := s.costly.enter(c.Request().Context(), patch.Costly(mediaType, body))
 	if err != nil {
 		return err
 	}

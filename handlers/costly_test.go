@@ -12,8 +12,9 @@ import (
 
 // TestCostlyPatches: the worst-case bodies, sent at once from several
 // connections, each get a 4xx in the envelope and change nothing, while an
-// ordinary PATCH of another client is answered; a legitimate costly body
-// (64 redirect URIs at once, past the costly lane's threshold) is applied.
+// ordinary PATCH of another client is answered; legitimate costly bodies
+// (64 redirect URIs at once, past the costly lane's 2 KiB; a copy) are
+// applied.
 func TestCostlyPatches(t *testing.T) {
 	e := newEnv(t)
 	target := e.create(basicClient("target"))["id"].(string)
@@ -57,5 +58,12 @@ func TestCostlyPatches(t *testing.T) {
 	r.wantStatus(http.StatusOK)
 	if got, _ := r.object()["redirectUris"].([]any); len(got) != 64 {
 		t.Errorf("redirectUris = %v", got)
+	}
+	// A small copy takes the lane too, and is applied.
+	r = e.do(request{method: http.MethodPatch, path: "/oauth-clients/" + other, contentType: "application/json-patch+json",
+		body: `[{"op":"copy","from":"/name","path":"/description"}]`})
+	r.wantStatus(http.StatusOK)
+	if got := r.object()["description"]; got != "other" {
+		t.Errorf("description = %v", got)
 	}
 }

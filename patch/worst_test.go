@@ -15,6 +15,7 @@ var worstAnswers = map[string]string{
 	"100 operations at depth 32":       apierrors.CodeIllegalValue,
 	"100 appends and tests":            apierrors.CodeConflict,
 	"doubling copies":                  apierrors.CodeLimitViolation,
+	"doubling copies in 1.5 KB":        apierrors.CodeLimitViolation,
 	"a 32 KB array written and tested": apierrors.CodeIllegalValue,
 	"merge patch 8000 deep":            apierrors.CodeLimitViolation,
 	"merge patch at depth 32, 64 KiB":  apierrors.CodeIllegalValue,

@@ -22,7 +22,8 @@ type Body struct {
 	Name, Media, Body string
 }
 
-// Bodies returns every worst-case body, each at most MaxBodyBytes. They
+// Bodies returns every worst-case body, each at most MaxBodyBytes (and one
+// far smaller that costs nearly as much). They
 // are written for a client with at least one redirect URI and no
 // description; none of them is accepted.
 func Bodies() []Body {
@@ -38,6 +39,10 @@ func Bodies() []Body {
 	// 64 KiB of copies are spent.
 	grow := `[{"op":"add","path":"/redirectUris/-","value":"` + strings.Repeat("u", 2000) + `"}`
 	grow += strings.Repeat(`,{"op":"copy","from":"/redirectUris","path":"/redirectUris/-"}`, 98) + "]"
+	// The same in 1.5 KB: copy growth is bounded by the document's 64 KiB,
+	// not by the body, so a small body costs nearly as much.
+	smallGrow := `[{"op":"add","path":"/redirectUris/-","value":"` + strings.Repeat("u", 200) + `"}`
+	smallGrow += strings.Repeat(`,{"op":"copy","from":"/redirectUris","path":"/redirectUris/-"}`, 20) + "]"
 	// A 32 KB array written, then tested element by element: the longest
 	// comparison that passes.
 	elems := strings.TrimSuffix(strings.Repeat(`"https://a.example/cb",null,3.6e3,`, 900), ",")
@@ -52,6 +57,7 @@ func Bodies() []Body {
 		{"100 operations at depth 32", MediaJSONPatch, "[" + strings.TrimSuffix(strings.Repeat(deepOp, 100), ",") + "]"},
 		{"100 appends and tests", MediaJSONPatch, inserts},
 		{"doubling copies", MediaJSONPatch, grow},
+		{"doubling copies in 1.5 KB", MediaJSONPatch, smallGrow},
 		{"a 32 KB array written and tested", MediaJSONPatch, written},
 		{"merge patch 8000 deep", MediaMergePatch, `{"description":` + strings.Repeat(`{"a":`, 8000) + "null" + strings.Repeat("}", 8000) + "}"},
 		{"merge patch at depth 32, 64 KiB", MediaMergePatch, fill(`{"description":`+strings.Repeat(`{"a":`, 29)+`[`, `{"b":1},`, `{}]`+strings.Repeat("}", 29)+"}")},

@@ -3046,10 +3046,10 @@ type ClientInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-	//   server, paced so that together they take at most a quarter of one core, and under a flood
-	//   of them one waits its turn; smaller bodies never wait for them.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+	//   at a time per server, paced so that together they take at most an eighth of one core, and
+	//   under a flood of them one waits its turn; other bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3085,10 +3085,10 @@ type ClientInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-	//   server, paced so that together they take at most a quarter of one core, and under a flood
-	//   of them one waits its turn; smaller bodies never wait for them.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+	//   at a time per server, paced so that together they take at most an eighth of one core, and
+	//   under a flood of them one waits its turn; other bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3124,10 +3124,10 @@ type ClientInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-	//   server, paced so that together they take at most a quarter of one core, and under a flood
-	//   of them one waits its turn; smaller bodies never wait for them.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+	//   at a time per server, paced so that together they take at most an eighth of one core, and
+	//   under a flood of them one waits its turn; other bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3720,10 +3720,10 @@ func (c *Client) GetOauthClient(ctx context.Context, id Id, params *GetOauthClie
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-//     server, paced so that together they take at most a quarter of one core, and under a flood
-//     of them one waits its turn; smaller bodies never wait for them.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+//     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+//     at a time per server, paced so that together they take at most an eighth of one core, and
+//     under a flood of them one waits its turn; other bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3769,10 +3769,10 @@ func (c *Client) PatchOauthClientWithBody(ctx context.Context, id Id, params *Pa
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-//     server, paced so that together they take at most a quarter of one core, and under a flood
-//     of them one waits its turn; smaller bodies never wait for them.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+//     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+//     at a time per server, paced so that together they take at most an eighth of one core, and
+//     under a flood of them one waits its turn; other bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3818,10 +3818,10 @@ func (c *Client) PatchOauthClientWithApplicationJSONPatchPlusJSONBody(ctx contex
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-//     server, paced so that together they take at most a quarter of one core, and under a flood
-//     of them one waits its turn; smaller bodies never wait for them.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+//     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+//     at a time per server, paced so that together they take at most an eighth of one core, and
+//     under a flood of them one waits its turn; other bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -6525,10 +6525,10 @@ type ClientWithResponsesInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-	//   server, paced so that together they take at most a quarter of one core, and under a flood
-	//   of them one waits its turn; smaller bodies never wait for them.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+	//   at a time per server, paced so that together they take at most an eighth of one core, and
+	//   under a flood of them one waits its turn; other bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -6564,10 +6564,10 @@ type ClientWithResponsesInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-	//   server, paced so that together they take at most a quarter of one core, and under a flood
-	//   of them one waits its turn; smaller bodies never wait for them.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+	//   at a time per server, paced so that together they take at most an eighth of one core, and
+	//   under a flood of them one waits its turn; other bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -6603,10 +6603,10 @@ type ClientWithResponsesInterface interface {
 	//   body, or a body that is not an array, is `400.0 Bad request syntax`.
 	// - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-	//   may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-	//   server, paced so that together they take at most a quarter of one core, and under a flood
-	//   of them one waits its turn; smaller bodies never wait for them.
+	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+	//   at a time per server, paced so that together they take at most an eighth of one core, and
+	//   under a flood of them one waits its turn; other bodies never wait for them.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -11364,10 +11364,10 @@ func (c *ClientWithResponses) GetOauthClientWithResponse(ctx context.Context, id
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-//     server, paced so that together they take at most a quarter of one core, and under a flood
-//     of them one waits its turn; smaller bodies never wait for them.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+//     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+//     at a time per server, paced so that together they take at most an eighth of one core, and
+//     under a flood of them one waits its turn; other bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -11409,10 +11409,10 @@ func (c *ClientWithResponses) PatchOauthClientWithBodyWithResponse(ctx context.C
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-//     server, paced so that together they take at most a quarter of one core, and under a flood
-//     of them one waits its turn; smaller bodies never wait for them.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+//     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+//     at a time per server, paced so that together they take at most an eighth of one core, and
+//     under a flood of them one waits its turn; other bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -11454,10 +11454,10 @@ func (c *ClientWithResponses) PatchOauthClientWithApplicationJSONPatchPlusJSONBo
 //     body, or a body that is not an array, is `400.0 Bad request syntax`.
 //   - **Limits.** A body over 64 KiB is `413`; more than 100 operations, copies that grow the
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
-//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB
-//     may cost more CPU than an ordinary write: such bodies are applied one at a time across the
-//     server, paced so that together they take at most a quarter of one core, and under a flood
-//     of them one waits its turn; smaller bodies never wait for them.
+//     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
+//     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
+//     at a time per server, paced so that together they take at most an eighth of one core, and
+//     under a flood of them one waits its turn; other bodies never wait for them.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
