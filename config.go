@@ -68,11 +68,11 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", "comma-separated `origins` allowed by CORS, or *; empty turns CORS off")
 	fs.StringVar(&cfg.pprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this separate `address` (off when empty; keep it on loopback)")
 	fs.BoolVar(&cfg.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
-	fs.BoolVar(&cfg.allowPrivateJWKSURI, "allow-private-jwks-uri", false, "let clients' jwksUri resolve to loopback, private or link-local addresses (for tests; off keeps the server from being used to reach internal hosts)")
+	fs.BoolVar(&cfg.allowPrivateJWKSURI, "allow-private-jwks-uri", false, "let clients' jwksUri resolve to loopback, private, link-local or other non-public addresses (for tests; off keeps the server from being used to reach internal hosts)")
 	fs.StringVar(&cfg.signingAlg, "signing-alg", token.Algorithms[0], "`algorithm` of new signing keys: "+strings.Join(token.Algorithms, ", ")+"; older keys keep theirs")
 	fs.StringVar(&cfg.keyPublishLead, "key-publish-lead", "10m", "how long a new signing key is published before it signs, a `duration`")
 	fs.StringVar(&cfg.keyRotationInterval, "key-rotation-interval", "720h", "rotate the signing key this often, a `duration`; 0 turns it off")
-	fs.BoolVar(&cfg.allowPrivateWebhooks, "allow-private-webhooks", false, "accept webhooks on private, loopback and link-local addresses")
+	fs.BoolVar(&cfg.allowPrivateWebhooks, "allow-private-webhooks", false, "accept webhooks on loopback, private, link-local and other non-public addresses")
 	fs.StringVar(&cfg.historyRetention, "history-retention", "2160h", "keep the events of clients (history, feed, restore) this long, a `duration`")
 	fs.StringVar(&cfg.registration, "registration", string(registration.Off), "dynamic client registration (RFC 7591/7592) at /oauth/register, a `mode`: off (404), token (needs an access token with sp:oauth-client:manage) or open (anyone; sp:scopes:default only)")
 	return fs

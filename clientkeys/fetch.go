@@ -7,11 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/clientele/clientele/internal/netguard"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
@@ -25,10 +24,10 @@ const (
 
 // Fetcher fetches and caches clients' remote key sets. A fetch never
 // follows a redirect, reads at most MaxSetBytes, gives up after
-// FetchTimeout, and, unless AllowPrivate, refuses to connect to an address
-// in loopback, private, link-local or unspecified space — checked on the
-// address actually dialled, after name resolution, so a name that resolves
-// to 127.0.0.1 is refused as well as a literal one.
+// FetchTimeout, and, unless allowPrivate, connects only to a public address
+// (netguard.Public) — checked on the address actually dialled, after name
+// resolution, so a name that resolves to 127.0.0.1 is refused as well as a
+// literal one.
 type Fetcher struct {
 	client  *http.Client
 	now     func() time.Time
@@ -51,13 +50,9 @@ func NewFetcher(allowPrivate bool, now func() time.Time) *Fetcher {
 }
 
 func newFetcher(allowPrivate bool, now func() time.Time, timeout time.Duration) *Fetcher {
-	dialer := &net.Dialer{Timeout: timeout}
-	if !allowPrivate {
-		dialer.Control = refusePrivate
-	}
 	transport := &http.Transport{
 		Proxy:                  nil, // the address checked must be the address reached
-		DialContext:            dialer.DialContext,
+		DialContext:            netguard.Dialer(timeout, allowPrivate).DialContext,
 		TLSHandshakeTimeout:    timeout,
 		ResponseHeaderTimeout:  timeout,
 		MaxResponseHeaderBytes: 16 << 10,
@@ -78,36 +73,6 @@ func newFetcher(allowPrivate bool, now func() time.Time, timeout time.Duration) 
 }
 
 var errRedirect = errors.New("redirects are not followed")
-
-// errPrivate is returned by the dialer for a refused address.
-var errPrivate = errors.New("the address is in loopback, private, link-local or unspecified space")
-
-// refusePrivate is the dialer's Control: it sees the resolved IP address.
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return err
-	}
-	if Private(ip) {
-		return errPrivate
-	}
-	return nil
-}
-
-// Private reports whether ip is an address SPEC §6 keeps a fetch away from.
-func Private(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-		ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() ||
-		cgnat.Contains(ip)
-}
-
-// cgnat is RFC 6598's shared address space, private in all but name.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // Keys returns the key set at uri. A cached set younger than CacheFor is
 // used when it holds kid (or kid is empty); otherwise the set is fetched
@@ -194,8 +159,8 @@ func fetchReason(err error, timeout time.Duration) string {
 	switch {
 	case errors.Is(err, errRedirect):
 		return "it redirects, and redirects are not followed"
-	case errors.Is(err, errPrivate):
-		return errPrivate.Error() + " (see --allow-private-jwks-uri)"
+	case errors.Is(err, netguard.ErrNotPublic):
+		return "the address is not public (loopback, private, link-local or another special-purpose block; see --allow-private-jwks-uri)"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return fmt.Sprintf("no answer within %s", timeout)
 	case errors.As(err, new(*net.DNSError)):

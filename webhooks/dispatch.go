@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/clientele/clientele/events"
+	"github.com/clientele/clientele/internal/netguard"
 )
 
 // Store is what the Dispatcher needs of the store. db.Store implements it.
@@ -52,7 +50,8 @@ type Dispatcher struct {
 	Issuer string
 	// Render is an event's wire form, the CloudEvent's data.
 	Render func(*events.Event) (json.RawMessage, error)
-	// AllowPrivate lets deliveries go to private and loopback addresses.
+	// AllowPrivate lets deliveries go to addresses that are not
+	// netguard.Public (loopback, private, …).
 	AllowPrivate bool
 	Now          func() time.Time
 	Log          *slog.Logger
@@ -90,21 +89,13 @@ func (d *Dispatcher) init() {
 		d.Timeout = Timeout
 	}
 	d.busy = map[string]bool{}
-	dialer := &net.Dialer{Timeout: d.Timeout}
-	if !d.AllowPrivate {
-		// Checked on the address actually dialled, so a name that
-		// resolves differently later (DNS rebinding) cannot reach inside.
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !Public(ap.Addr()) {
-				return fmt.Errorf("webhooks: refusing to connect to non-public address %s", address)
-			}
-			return nil
-		}
-	}
 	d.client = &http.Client{
-		Timeout:   d.Timeout,
-		Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+		Timeout: d.Timeout,
+		// Checked on the address actually dialled, so a name that
+		// resolves differently later (DNS rebinding) cannot reach inside;
+		// no proxy, so that address is the one reached.
+		Transport: &http.Transport{Proxy: nil, DialContext: netguard.Dialer(d.Timeout, d.AllowPrivate).DialContext,
+			MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
 		// A redirect is an answer that is not 2xx: a failed attempt.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

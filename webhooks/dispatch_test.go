@@ -1,12 +1,15 @@
 package webhooks_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,4 +176,79 @@ func TestDispatcher(t *testing.T) {
 		due, err := store.DueDeliveries(ctx, now().Add(48*time.Hour), 100)
 		return err == nil && len(due) == 0
 	})
+}
+
+// lockedBuffer is a log destination safe for the dispatcher's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDispatcherRefusesNonPublicAddresses: without AllowPrivate a delivery
+// is refused on the address dialled — a literal loopback address and a name
+// that resolves to one, as a webhook whose name was public when it was
+// made but resolves inside later (DNS rebinding) — and nothing is sent.
+func TestDispatcherRefusesNonPublicAddresses(t *testing.T) {
+	ctx := context.Background()
+	store, err := db.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+	for i, u := range []string{srv.URL, "http://localhost" + port} {
+		secret, _ := webhooks.NewSecret()
+		if err := store.CreateWebhook(ctx, webhooks.Subscription{ID: string(rune('a' + i)), URL: u, Secret: secret, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := models.NewClient()
+	c.ID, c.Name, c.GrantTypes = "c1", "one", []models.GrantType{models.GrantClientCredentials}
+	if _, err := store.CreateClient(events.WithOrigin(ctx, events.Origin{Actor: "admin"}), c, models.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var failures atomic.Int32
+	logs := &lockedBuffer{}
+	d := &webhooks.Dispatcher{Store: store, Issuer: "https://clientele.example", Poll: 10 * time.Millisecond,
+		Log:    slog.New(slog.NewTextHandler(logs, nil)),
+		Render: func(ev *events.Event) (json.RawMessage, error) { return json.Marshal(map[string]any{"seq": ev.Seq}) },
+		Counters: webhooks.Counters{Attempt: func(ok bool, _ time.Duration) {
+			if !ok {
+				failures.Add(1)
+			}
+		}},
+	}
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(dctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for failures.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if n := failures.Load(); n != 2 {
+		t.Errorf("%d failed attempts, want 2 (one per webhook)", n)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("a loopback receiver got %d deliveries", n)
+	}
+	if got := logs.String(); strings.Count(got, "not a public address") != 2 {
+		t.Errorf("the log does not name the refusal twice:\n%s", got)
+	}
 }

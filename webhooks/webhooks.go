@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clientele/clientele/internal/netguard"
 )
 
 // CloudEvent is the JSON body of a delivery: CloudEvents 1.0's structured
@@ -119,8 +121,9 @@ type Resolver interface {
 
 // CheckTarget refuses a webhook URL that is not absolute https (or http on
 // a loopback host), or, unless allowPrivate, whose host is or resolves to
-// a loopback, private, link-local, unspecified or otherwise non-public
-// address. The returned error names the reason for the caller's envelope.
+// an address that is not netguard.Public. The returned error names the
+// reason for the caller's envelope. The dispatcher checks again each
+// address it dials, as the name may resolve differently by then.
 func CheckTarget(ctx context.Context, raw string, allowPrivate bool, r Resolver) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Fragment != "" {
@@ -151,49 +154,11 @@ func CheckTarget(ctx context.Context, raw string, allowPrivate bool, r Resolver)
 		}
 	}
 	for _, a := range addrs {
-		if !Public(a) {
+		if !netguard.Public(a) {
 			return fmt.Errorf("resolves to %s, a non-public address; private targets need --allow-private-webhooks", a)
 		}
 	}
 	return nil
-}
-
-// Public reports whether a is a public unicast address: not loopback,
-// private (RFC 1918, RFC 4193), link-local, unspecified, multicast, CGNAT
-// (RFC 6598) or another special-purpose block.
-func Public(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
-		return false
-	}
-	for _, p := range special {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
-
-// special are the blocks of IANA's special-purpose registries that are not
-// globally reachable and that the netip predicates above do not cover
-// (RFC 6890 and its updates), and the IPv6 blocks that embed an IPv4
-// address, which could name a private one.
-var special = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.0.2.0/24"),    // RFC 5737 documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // RFC 2544 benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // RFC 5737 documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // RFC 5737 documentation
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64, embeds IPv4
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64, embeds IPv4
-	netip.MustParsePrefix("100::/64"),       // RFC 6666 discard-only
-	netip.MustParsePrefix("2001::/23"),      // IETF protocol assignments, Teredo
-	netip.MustParsePrefix("2001:db8::/32"),  // RFC 3849 documentation
-	netip.MustParsePrefix("2002::/16"),      // 6to4, embeds IPv4
 }
 
 var _ Resolver = net.DefaultResolver

@@ -3440,8 +3440,11 @@ type ClientInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-	// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+	// made and on each connection a delivery makes, unless the server runs with
+	// `--allow-private-webhooks`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3458,8 +3461,11 @@ type ClientInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-	// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+	// made and on each connection a delivery makes, unless the server runs with
+	// `--allow-private-webhooks`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4424,8 +4430,11 @@ func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, r
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+// made and on each connection a delivery makes, unless the server runs with
+// `--allow-private-webhooks`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4452,8 +4461,11 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, params *CreateWebhoo
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+// made and on each connection a delivery makes, unless the server runs with
+// `--allow-private-webhooks`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6939,8 +6951,11 @@ type ClientWithResponsesInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-	// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+	// made and on each connection a delivery makes, unless the server runs with
+	// `--allow-private-webhooks`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6957,8 +6972,11 @@ type ClientWithResponsesInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-	// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+	// made and on each connection a delivery makes, unless the server runs with
+	// `--allow-private-webhooks`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11964,8 +11982,11 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+// made and on each connection a delivery makes, unless the server runs with
+// `--allow-private-webhooks`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11988,8 +12009,11 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); private, loopback and
-// link-local addresses are refused unless the server runs with `--allow-private-webhooks`.
+// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
+// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
+// made and on each connection a delivery makes, unless the server runs with
+// `--allow-private-webhooks`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
