@@ -11,7 +11,8 @@ import (
 func TestWebhooks(t *testing.T) {
 	e := newEnv(t)
 	// Private targets are refused without --allow-private-webhooks.
-	for _, u := range []string{"http://127.0.0.1:9/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest", "https://[::1]/hook", "http://hooks.example.com/x"} {
+	for _, u := range []string{"http://127.0.0.1:9/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest", "https://[::1]/hook", "http://hooks.example.com/x",
+		"https://198.18.0.1/hook", "https://[64:ff9b::a9fe:a9fe]/hook", "https://[2002:a00:1::1]/hook"} {
 		e.do(request{method: http.MethodPost, path: "/webhooks", body: map[string]any{"url": u}}).wantError(400, apierrors.CodeIllegalValue, "url")
 	}
 	for _, bad := range []string{`{}`, `{"url":"https://8.8.8.8/h","eventTypes":["nope"]}`, `{"url":"https://8.8.8.8/h","x":1}`, `{"url":1}`,

@@ -159,6 +159,12 @@ func TestCheckTarget(t *testing.T) {
 		{"https://[2001:0:a00:5::1]/hook", false, false},
 		{"https://[64:ff9b:1::a00:5]/hook", false, false},
 		{"https://[100::1]/hook", false, false},
+		{"https://[64:ff9b::a9fe:a9fe]/hook", false, false}, // NAT64 of 169.254.169.254
+		{"https://[64:ff9b::808:808]/hook", false, true},    // NAT64 of 8.8.8.8
+		{"https://[2002:808:808::1]/hook", false, true},     // 6to4 of 8.8.8.8
+		{"https://[fe80::1%25eth0]/hook", false, false},
+		{"https://198.18.0.1/hook", false, false},
+		{"https://[::ffff:8.8.8.8]/hook", false, true},
 		{"https://[2606:4700::1111]/hook", false, true},
 		{"https://8.8.8.8/hook", false, true},
 		{"http://public.example/hook", false, false},
