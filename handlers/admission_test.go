@@ -27,9 +27,10 @@ func (c *fakeClock) advance(d time.Duration) {
 }
 
 // TestCostlyLane: ordinary bodies never wait; costly ones take turns, and
-// after one that took d the next waits until costlyRest×d has passed (the
-// lane measures by the clock it is given and waits on a real timer, so a
-// rest of 30 s by the test's clock outlasts a 50 ms deadline).
+// after one whose work took d the next waits until costlyRest×d has passed;
+// time outside the work does not count (the lane measures by the clock it
+// is given and waits on a real timer, so a rest of 70 s by the test's
+// clock outlasts a 50 ms deadline).
 func TestCostlyLane(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	l := newCostlyLane(clock.now)
@@ -37,42 +38,53 @@ func TestCostlyLane(t *testing.T) {
 	short := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.Background(), 50*time.Millisecond)
 	}
+	work := func(d time.Duration) func() error {
+		return func() error { clock.advance(d); return nil }
+	}
 
-	leave, err := l.enter(context.Background(), costly)
+	turn, err := l.enter(context.Background(), costly)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// While a costly body works, an ordinary one passes and a costly one
 	// waits.
 	ctx, cancel := short()
-	if leaveSmall, err := l.enter(ctx, small); err != nil {
+	if other, err := l.enter(ctx, small); err != nil {
 		t.Fatalf("an ordinary body waited for the lane: %v", err)
 	} else {
-		leaveSmall()
+		_ = other.run(work(time.Hour)) // no lane, no rest
+		other.leave()
 	}
 	if _, err := l.enter(ctx, costly); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a second costly body entered the busy lane: %v", err)
 	}
 	cancel()
 
-	// The first took 10 s by the clock: the lane rests 30 s after it.
-	clock.advance(10 * time.Second)
-	leave()
+	// The first works 10 s in two runs (the store retried it) and waits
+	// an hour outside them: the lane rests 70 s after it.
+	if err := turn.run(work(4 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(time.Hour)
+	if err := turn.run(work(6 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	turn.leave()
 	ctx, cancel = short()
 	if _, err := l.enter(ctx, costly); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a costly body entered during the rest: %v", err)
 	}
 	cancel()
 	clock.advance(costlyRest * 10 * time.Second)
-	leave, err = l.enter(context.Background(), costly)
+	turn, err = l.enter(context.Background(), costly)
 	if err != nil {
 		t.Fatalf("after the rest: %v", err)
 	}
-	leave()
-	// A body that took no time leaves no rest.
-	leave, err = l.enter(context.Background(), costly)
+	turn.leave()
+	// A body that did no work leaves no rest.
+	turn, err = l.enter(context.Background(), costly)
 	if err != nil {
-		t.Fatalf("after a body that took no time: %v", err)
+		t.Fatalf("after a body that did no work: %v", err)
 	}
-	leave()
+	turn.leave()
 }

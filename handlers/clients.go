@@ -144,25 +144,27 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	leave, err := s.costly.enter(c.Request().Context(), patch.Costly(mediaType, body))
+	turn, err := s.costly.enter(c.Request().Context(), patch.Costly(mediaType, body))
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer turn.leave()
 	ifMatch := c.Request().Header.Get("If-Match")
 	updated, err := s.store.UpdateClient(c.Request().Context(), c.Param("id"), func(cur *models.OAuthClient) error {
-		if err := checkIfMatch(ifMatch, cur, s.now()); err != nil {
-			return err
-		}
-		next, err := patch.Apply(cur, mediaType, body)
-		if err != nil {
-			return err
-		}
-		if err := models.CheckSecretKept(cur, &next, s.now()); err != nil {
-			return err
-		}
-		*cur = next
-		return nil
+		return turn.run(func() error {
+			if err := checkIfMatch(ifMatch, cur, s.now()); err != nil {
+				return err
+			}
+			next, err := patch.Apply(cur, mediaType, body)
+			if err != nil {
+				return err
+			}
+			if err := models.CheckSecretKept(cur, &next, s.now()); err != nil {
+				return err
+			}
+			*cur = next
+			return nil
+		})
 	}, opts)
 	if err != nil {
 		return err
