@@ -116,6 +116,16 @@ func lowerText(v any) any {
 	return nil
 }
 
+// createdColumn is the column of the member created.
+var createdColumn = func() clientColumn {
+	for _, c := range clientColumns {
+		if c.name == "created" {
+			return c
+		}
+	}
+	panic("db: no created column")
+}()
+
 // readColumns are the columns a client is read from.
 var readColumns = func() []clientColumn {
 	var out []clientColumn
@@ -155,7 +165,9 @@ func insertValues(c *models.OAuthClient) []any {
 // rewrites an index entry for every indexed column in the SET list, changed
 // or not. It is a compare-and-swap: it bumps the row's version and changes
 // nothing (no row affected) unless the version is still version, the one
-// old was read at.
+// old was read at, and the row is still the one old was read from: a
+// client deleted and created again (a restore, perhaps by another server)
+// starts at version 0 again, but with a later created.
 func updateChanged(old, new *models.OAuthClient, version int64) (string, []any) {
 	var b strings.Builder
 	b.WriteString("UPDATE oauth_clients SET version = ?")
@@ -167,8 +179,8 @@ func updateChanged(old, new *models.OAuthClient, version int64) (string, []any) 
 		b.WriteString(", " + c.name + " = ?")
 		args = append(args, c.value(new))
 	}
-	b.WriteString(" WHERE id = ? AND version = ?")
-	return b.String(), append(args, new.ID, version)
+	b.WriteString(" WHERE id = ? AND version = ? AND created = ?")
+	return b.String(), append(args, new.ID, version, createdColumn.value(old))
 }
 
 // cell receives one column's value from Scan, as its storage expects it:

@@ -187,3 +187,62 @@ func TestGroupCommitLosesNothing(t *testing.T) {
 		}
 	})
 }
+
+// A client deleted and created again by another server starts its row's
+// version over: this server's cached snapshot of the old client, at the
+// same version number, must still be found stale.
+func TestRecreatedClientIsNotTheCachedOne(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			u := "sqlite://" + filepath.Join(t.TempDir(), "c.db")
+			if b == "postgres" {
+				u = pgtest.URL(t)
+			}
+			var a, other *Store
+			for _, s := range []**Store{&a, &other} {
+				var err error
+				if *s, err = Open(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { (*s).Close() })
+			}
+			old := newClient(hexID(1), "old")
+			d := "the old client's"
+			old.Description = &d
+			if _, err := a.CreateClient(ctx, old, models.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rename := func(s *Store, name string) models.OAuthClient {
+				t.Helper()
+				got, err := s.UpdateClient(ctx, old.ID, func(x *models.OAuthClient) error {
+					x.Name = name
+					return nil
+				}, models.WriteOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			rename(a, "old, renamed") // a caches the old client at version 1
+			if err := other.DeleteClient(ctx, old.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond) // a later created
+			if _, err := other.CreateClient(ctx, newClient(old.ID, "new"), models.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rename(other, "new, renamed") // the new client at version 1
+			got := rename(a, "new, renamed by a")
+			if got.Description != nil {
+				t.Errorf("the answer carries the old client's description: %q", *got.Description)
+			}
+			stored, err := other.GetClient(ctx, old.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Name != "new, renamed by a" || stored.Description != nil || !stored.Created.Equal(got.Created) {
+				t.Errorf("stored %+v, answered %+v", stored, got)
+			}
+		})
+	}
+}
