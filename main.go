@@ -230,12 +230,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var deliveryCounters webhooks.Counters
 	hcfg.WebhookCounters = &deliveryCounters
+	// One rendering of each event for the feed and every webhook.
+	renders := handlers.NewEventRenders()
+	hcfg.Renders = renders
 	handler := handlers.New(hcfg)
 	// Deliveries to webhooks, from the outbox every write fills.
 	dispatchDone := make(chan struct{})
 	go func() {
 		defer close(dispatchDone)
-		(&webhooks.Dispatcher{Store: store, Issuer: cfg.issuer, Render: handlers.RenderEventJSON,
+		(&webhooks.Dispatcher{Store: store, Issuer: cfg.issuer, Render: renders.JSON,
 			AllowPrivate: cfg.allowPrivateWebhooks, Log: logger, Counters: deliveryCounters}).Run(trackerCtx)
 	}()
 

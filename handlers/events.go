@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -63,18 +62,6 @@ func RenderEvent(ev *events.Event) (eventResponse, error) {
 	return out, nil
 }
 
-func renderEvents(evs []events.Event) ([]eventResponse, error) {
-	out := make([]eventResponse, len(evs))
-	for i := range evs {
-		r, err := RenderEvent(&evs[i])
-		if err != nil {
-			return nil, err
-		}
-		out[i] = r
-	}
-	return out, nil
-}
-
 // intParam reads the query parameter name, given at most once, as an
 // integer in [lo, hi]; def when absent.
 func intParam(v url.Values, name string, def, lo, hi int64) (int64, error) {
@@ -108,11 +95,11 @@ func (s *Server) getOauthClientHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := renderEvents(evs)
+	out, err := s.renders.renderJSONArray(evs)
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, out)
+	return c.JSONBlob(http.StatusOK, out)
 }
 
 // listOauthClientEvents answers GET /oauth-client-events: the events after
@@ -142,19 +129,9 @@ func (s *Server) listOauthClientEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := renderEvents(evs)
+	out, err := s.renders.renderJSONArray(evs)
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, out)
-}
-
-// RenderEventJSON is ev's wire form as JSON, the data of a webhook
-// delivery.
-func RenderEventJSON(ev *events.Event) (json.RawMessage, error) {
-	r, err := RenderEvent(ev)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(r)
+	return c.JSONBlob(http.StatusOK, out)
 }

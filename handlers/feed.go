@@ -86,7 +86,7 @@ func (s *Server) streamEvents(c echo.Context, after int64) error {
 			}
 			n = len(evs)
 			for i := range evs {
-				data, err := sseFrame(&evs[i])
+				data, err := sseFrame(s.renders, &evs[i])
 				if err != nil {
 					s.log.Error("rendering an event", "trackingId", trackingID(c), "seq", evs[i].Seq, "error", err.Error())
 					return nil

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -27,9 +26,10 @@ type frame struct {
 // Every event with base < seq <= last is in frames, in seq order; a stream
 // behind base reads the store itself until it catches up.
 type feedHub struct {
-	store Store
-	log   *slog.Logger
-	stop  <-chan struct{}
+	store   Store
+	renders *EventRenders
+	log     *slog.Logger
+	stop    <-chan struct{}
 
 	mu        sync.Mutex
 	base      int64
@@ -42,8 +42,8 @@ type feedHub struct {
 	grown   *events.Signal
 }
 
-func newFeedHub(store Store, log *slog.Logger, stop <-chan struct{}) *feedHub {
-	return &feedHub{store: store, log: log, stop: stop, grown: events.NewSignal()}
+func newFeedHub(store Store, renders *EventRenders, log *slog.Logger, stop <-chan struct{}) *feedHub {
+	return &feedHub{store: store, renders: renders, log: log, stop: stop, grown: events.NewSignal()}
 }
 
 func (h *feedHub) last() int64 {
@@ -141,7 +141,7 @@ func (h *feedHub) run() {
 func (h *feedHub) append(evs []events.Event) {
 	fresh := make([]frame, 0, len(evs))
 	for i := range evs {
-		data, err := sseFrame(&evs[i])
+		data, err := sseFrame(h.renders, &evs[i])
 		if err != nil {
 			h.log.Error("rendering an event", "seq", evs[i].Seq, "error", err.Error())
 			return
@@ -158,21 +158,18 @@ func (h *feedHub) append(evs []events.Event) {
 	h.grown.Notify()
 }
 
-// sseFrame is ev as one Server-Sent Events message.
-func sseFrame(ev *events.Event) ([]byte, error) {
-	r, err := RenderEvent(ev)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(r)
+// sseFrame is ev as one Server-Sent Events message, its data the JSON
+// that renders shares with the pages and the webhooks.
+func sseFrame(renders *EventRenders, ev *events.Event) ([]byte, error) {
+	data, err := renders.JSON(ev)
 	if err != nil {
 		return nil, err
 	}
 	b := make([]byte, 0, len(data)+64)
 	b = append(b, "id: "...)
-	b = strconv.AppendInt(b, r.Seq, 10)
+	b = strconv.AppendInt(b, ev.Seq, 10)
 	b = append(b, "\nevent: "...)
-	b = append(b, r.Type...)
+	b = append(b, ev.Type...)
 	b = append(b, "\ndata: "...)
 	b = append(b, data...)
 	return append(b, "\n\n"...), nil

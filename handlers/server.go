@@ -95,6 +95,9 @@ type Config struct {
 	// WebhookCounters, when set and Metrics is on, is filled with the hooks
 	// that measure webhook deliveries in /metrics, for the Dispatcher.
 	WebhookCounters *webhooks.Counters
+	// Renders renders each event once for the feed, the history and, when
+	// the webhook dispatcher shares it, the deliveries; a fresh one if nil.
+	Renders *EventRenders
 	// Registration serves dynamic client registration (SPEC §12) in this
 	// mode; "" is registration.Off.
 	Registration registration.Mode
@@ -115,6 +118,7 @@ type Server struct {
 	now       func() time.Time
 	stop      <-chan struct{}
 	feed      *feedHub
+	renders   *EventRenders
 	costly    *costlyLane
 
 	allowPrivateWebhooks bool
@@ -148,7 +152,11 @@ func New(cfg Config) *echo.Echo {
 		s.now = time.Now
 	}
 	s.costly = newCostlyLane(s.now)
-	s.feed = newFeedHub(s.store, s.log, s.stop)
+	s.renders = cfg.Renders
+	if s.renders == nil {
+		s.renders = NewEventRenders()
+	}
+	s.feed = newFeedHub(s.store, s.renders, s.log, s.stop)
 	if cfg.Metrics {
 		s.metrics = newMetrics()
 		if cfg.WebhookCounters != nil {
