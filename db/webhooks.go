@@ -182,17 +182,68 @@ func (s *Store) DeliveryDone(ctx context.Context, d webhooks.Delivery) error {
 // leases the webhook's oldest delivery until until, if it is due and
 // unleased at now (of several servers, one wins, as with LeaseDelivery).
 func (s *Store) DeliveryDoneNext(ctx context.Context, d webhooks.Delivery, now, until time.Time) (webhooks.Delivery, bool, error) {
-	next := webhooks.Delivery{WebhookID: d.WebhookID}
+	return s.DeliveriesDoneNext(ctx, d.WebhookID, []int64{d.Seq}, now, until)
+}
+
+// PendingDeliveries returns up to limit of the webhook's deliveries after
+// seq, in seq order. It takes no lease: the server holding the lease of
+// the webhook's oldest delivery is the only one that attempts any of its
+// deliveries (DueDeliveries offers only the oldest), so it may go on
+// with these in order before it ends them in one write.
+func (s *Store) PendingDeliveries(ctx context.Context, webhookID string, after int64, limit int) ([]webhooks.Delivery, error) {
+	rdb, _ := s.r.DB()
+	rows, err := rdb.QueryContext(ctx, s.rebind(`SELECT seq, attempts, first_attempt FROM webhook_deliveries
+		WHERE webhook_id = ? AND seq > ? ORDER BY seq LIMIT ?`), webhookID, after, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []webhooks.Delivery
+	for rows.Next() {
+		d := webhooks.Delivery{WebhookID: webhookID}
+		var first *int64
+		if err := rows.Scan(&d.Seq, &d.Attempts, &first); err != nil {
+			return nil, translate(err)
+		}
+		if first != nil {
+			d.FirstAttempt = fromMillis(*first)
+		}
+		out = append(out, d)
+	}
+	return out, translate(rows.Err())
+}
+
+// deleteDeliveries forgets the webhook's deliveries of the seqs done.
+func (s *Store) deleteDeliveries(ctx context.Context, tx *sql.Tx, webhookID string, done []int64) error {
+	if len(done) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(done)+1)
+	args = append(args, webhookID)
+	for _, seq := range done {
+		args = append(args, seq)
+	}
+	_, err := tx.ExecContext(ctx, s.rebind("DELETE FROM webhook_deliveries WHERE webhook_id = ? AND seq IN ("+repeatJoined("?", len(done))+")"), args...)
+	return err
+}
+
+// DeliveriesDoneNext forgets the webhook's deliveries of the seqs done,
+// which succeeded (or were given up), and in the same transaction leases
+// its oldest delivery until until, if it is due and unleased at now (of
+// several servers, one wins, as with LeaseDelivery): a webhook that keeps
+// up costs one write per run of deliveries, not one per delivery.
+func (s *Store) DeliveriesDoneNext(ctx context.Context, webhookID string, done []int64, now, until time.Time) (webhooks.Delivery, bool, error) {
+	next := webhooks.Delivery{WebhookID: webhookID}
 	ok := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM webhook_deliveries WHERE webhook_id = ? AND seq = ?"), d.WebhookID, d.Seq); err != nil {
+		if err := s.deleteDeliveries(ctx, tx, webhookID, done); err != nil {
 			return err
 		}
 		var first *int64
 		err := tx.QueryRowContext(ctx, s.rebind(`UPDATE webhook_deliveries SET lease_until = ?
 			WHERE webhook_id = ? AND seq = (SELECT min(e.seq) FROM webhook_deliveries e WHERE e.webhook_id = ?)
 			AND lease_until <= ? AND next_attempt <= ? RETURNING seq, attempts, first_attempt`),
-			until.UnixMilli(), d.WebhookID, d.WebhookID, now.UnixMilli(), now.UnixMilli()).Scan(&next.Seq, &next.Attempts, &first)
+			until.UnixMilli(), webhookID, webhookID, now.UnixMilli(), now.UnixMilli()).Scan(&next.Seq, &next.Attempts, &first)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -211,9 +262,14 @@ func (s *Store) DeliveryDoneNext(ctx context.Context, d webhooks.Delivery, now, 
 	return next, ok, nil
 }
 
-// DeliveryFailed records a failed attempt and when to try next.
-func (s *Store) DeliveryFailed(ctx context.Context, d webhooks.Delivery, next time.Time) error {
+// DeliveryFailed records a failed attempt of d and when to try next, and
+// forgets the webhook's deliveries of the seqs done, which succeeded
+// before it, in the same transaction.
+func (s *Store) DeliveryFailed(ctx context.Context, d webhooks.Delivery, done []int64, next time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.deleteDeliveries(ctx, tx, d.WebhookID, done); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET attempts = ?, first_attempt = ?, next_attempt = ?, lease_until = 0
 			WHERE webhook_id = ? AND seq = ?`), d.Attempts, d.FirstAttempt.UnixMilli(), next.UnixMilli(), d.WebhookID, d.Seq)
 		return err

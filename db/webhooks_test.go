@@ -68,6 +68,50 @@ func TestDeliveriesOneWebhookAtATime(t *testing.T) {
 	})
 }
 
+// TestDeliveryRuns checks what a run of one webhook's deliveries needs of
+// each backend: the ones after its oldest, in order, and the end of the
+// run in one write that forgets exactly the seqs done (a seq between them
+// that was not attempted stays) and leases the next, or records a failure.
+func TestDeliveryRuns(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		now := time.Now()
+		if err := s.CreateWebhook(ctx, webhooks.Subscription{ID: "w", URL: "https://example.com/w", Secret: "s", Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		queueDeliveries(t, s, "w", 1, 6, now)
+		seqs := func(ds []webhooks.Delivery) []int64 {
+			out := []int64{}
+			for _, d := range ds {
+				out = append(out, d.Seq)
+			}
+			return out
+		}
+		after, err := s.PendingDeliveries(ctx, "w", 1, 3)
+		if err != nil || fmt.Sprint(seqs(after)) != "[2 3 4]" {
+			t.Fatalf("pending after 1: %v %v, want [2 3 4]", seqs(after), err)
+		}
+		at, until := now.Add(time.Second), now.Add(time.Minute)
+		next, ok, err := s.DeliveriesDoneNext(ctx, "w", []int64{1, 2, 4}, at, until)
+		if err != nil || !ok || next.Seq != 3 {
+			t.Fatalf("done 1, 2, 4: next %+v %v %v, want 3 leased", next, ok, err)
+		}
+		if left, _ := s.PendingDeliveries(ctx, "w", 0, 10); fmt.Sprint(seqs(left)) != "[3 5 6]" {
+			t.Fatalf("left: %v, want [3 5 6]", seqs(left))
+		}
+		// 3 and 5 succeeded, 6 failed: 6 waits for its retry, unleased.
+		if err := s.DeliveryFailed(ctx, webhooks.Delivery{WebhookID: "w", Seq: 6, Attempts: 1, FirstAttempt: at}, []int64{3, 5}, at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if due, _ := s.DueDeliveries(ctx, at.Add(time.Minute), 10); len(due) != 0 {
+			t.Fatalf("due before the retry: %+v", due)
+		}
+		due, err := s.DueDeliveries(ctx, at.Add(2*time.Hour), 10)
+		if err != nil || len(due) != 1 || due[0].Seq != 6 || due[0].Attempts != 1 || due[0].FirstAttempt.UnixMilli() != at.UnixMilli() {
+			t.Fatalf("due at the retry: %+v %v, want seq 6 after one attempt", due, err)
+		}
+	})
+}
+
 // queueDeliveries gives webhook id pending deliveries for seqs from..to,
 // due at due.
 func queueDeliveries(tb testing.TB, s *Store, id string, from, to int64, due time.Time) {

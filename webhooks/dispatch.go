@@ -24,10 +24,16 @@ type Store interface {
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
 	LeaseDelivery(ctx context.Context, d Delivery, now, until time.Time) (bool, error)
 	DeliveryDone(ctx context.Context, d Delivery) error
-	// DeliveryDoneNext is DeliveryDone and LeaseDelivery of the webhook's
-	// next delivery, when it is due at now and unleased, in one write.
-	DeliveryDoneNext(ctx context.Context, d Delivery, now, until time.Time) (next Delivery, ok bool, err error)
-	DeliveryFailed(ctx context.Context, d Delivery, next time.Time) error
+	// PendingDeliveries are the webhook's deliveries after seq, in seq
+	// order, without a lease.
+	PendingDeliveries(ctx context.Context, webhookID string, after int64, limit int) ([]Delivery, error)
+	// DeliveriesDoneNext forgets the webhook's deliveries of the seqs
+	// done and leases its next delivery, when it is due at now and
+	// unleased, in one write.
+	DeliveriesDoneNext(ctx context.Context, webhookID string, done []int64, now, until time.Time) (next Delivery, ok bool, err error)
+	// DeliveryFailed records a failed attempt of d and forgets the
+	// webhook's deliveries of the seqs done, in one write.
+	DeliveryFailed(ctx context.Context, d Delivery, done []int64, next time.Time) error
 }
 
 // Counters are the Dispatcher's metrics hooks; nil fields are skipped.
@@ -66,7 +72,32 @@ type Dispatcher struct {
 	client *http.Client
 	mu     sync.Mutex
 	busy   map[string]bool
+	// ahead keeps the events read ahead, by seq (see event).
+	aheadMu sync.Mutex
+	ahead   [aheadSlots]*events.Event
 }
+
+// Batching of one webhook's deliveries. The server that holds the lease
+// of a webhook's oldest delivery is the only one that attempts any of its
+// deliveries, so after it it attempts the next ones in seq order, up to
+// runMax of them and for up to runFor, and ends them all in one write: a
+// receiver that keeps up costs one write per run, not one per event. A
+// server killed mid-run leaves the oldest delivery and its lease, and the
+// whole run is attempted again (at least once).
+const (
+	runMax = 64
+	// runFor leaves a run's last attempt (at most Timeout) inside the
+	// lease, which is Timeout+leaseSlack from the run's start.
+	runFor     = 4 * time.Second
+	leaseSlack = 5 * time.Second
+)
+
+// Events are read ahead aheadRead at a time into a ring of aheadSlots by
+// seq, shared by the webhooks: every webhook wants the same events.
+const (
+	aheadRead  = 64
+	aheadSlots = 1024
+)
 
 // maxParallel bounds the webhooks attempted at once by one server.
 const maxParallel = 16
@@ -149,7 +180,7 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		// The lease outlives one attempt's timeout.
-		ok, err := d.Store.LeaseDelivery(ctx, dl, now, now.Add(d.Timeout+5*time.Second))
+		ok, err := d.Store.LeaseDelivery(ctx, dl, now, now.Add(d.Timeout+leaseSlack))
 		if err != nil || !ok {
 			d.release(dl.WebhookID)
 			continue
@@ -158,11 +189,11 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) {
 		go func(dl Delivery) {
 			defer wg.Done()
 			defer d.release(dl.WebhookID)
-			// A success leases the webhook's next delivery in the same
-			// write that forgets this one: a webhook that keeps up costs
-			// one write per delivery and no round.
+			// A run that succeeded leases the webhook's next delivery
+			// in the same write that forgets the run: a webhook that
+			// keeps up costs one write per run and no round.
 			for ok := true; ok && ctx.Err() == nil; {
-				dl, ok = d.attempt(ctx, dl)
+				dl, ok = d.run(ctx, dl)
 			}
 		}(dl)
 	}
@@ -174,31 +205,64 @@ func (d *Dispatcher) release(id string) {
 	delete(d.busy, id)
 }
 
-// attempt makes one attempt of dl and records its outcome. After a
-// success it returns the webhook's next delivery, leased, when one is due.
-func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) (Delivery, bool) {
-	ev, err := d.event(ctx, dl.Seq)
-	w, werr := d.Store.Webhook(ctx, dl.WebhookID)
-	if errors.Is(err, errPruned) || werr != nil {
-		// The event is gone (pruned) or the webhook deleted: nothing to send.
-		_ = d.Store.DeliveryDone(ctx, dl)
+// run attempts head, whose lease this server holds, and the webhook's
+// deliveries after it in seq order (see runMax) until one fails, and
+// records the outcome in one write. When every attempt succeeded it
+// returns the webhook's next delivery, leased, if one is due.
+func (d *Dispatcher) run(ctx context.Context, head Delivery) (Delivery, bool) {
+	start := d.Now()
+	w, werr := d.Store.Webhook(ctx, head.WebhookID)
+	if werr != nil {
+		// The webhook was deleted: nothing to send.
+		_ = d.Store.DeliveryDone(ctx, head)
 		return Delivery{}, false
 	}
-	if err != nil {
-		return Delivery{}, false // the lease runs out and the delivery is tried again
+	todo := []Delivery{head}
+	// Only the oldest delivery has ever been attempted: a failure makes
+	// the failed delivery the oldest (DeliveryFailed forgets the ones
+	// before it), so the ones after it are all due.
+	if more, err := d.Store.PendingDeliveries(ctx, head.WebhookID, head.Seq, runMax-1); err == nil {
+		todo = append(todo, more...)
 	}
-	err = d.send(ctx, w, ev)
-	now := d.Now()
-	if d.Counters.Attempt != nil {
-		d.Counters.Attempt(err == nil, now.Sub(ev.Time))
-	}
-	if err == nil {
-		next, ok, err := d.Store.DeliveryDoneNext(ctx, dl, now, now.Add(d.Timeout+5*time.Second))
-		if err != nil {
-			d.Log.Warn("webhook delivery done", "webhook", dl.WebhookID, "seq", dl.Seq, "error", err.Error())
+	done := make([]int64, 0, len(todo))
+	for i, dl := range todo {
+		if i > 0 && (ctx.Err() != nil || d.Now().Sub(start) >= runFor) {
+			break
 		}
-		return next, ok && err == nil
+		ev, err := d.event(ctx, dl.Seq)
+		if errors.Is(err, errPruned) {
+			done = append(done, dl.Seq) // the event is gone: nothing to send
+			continue
+		}
+		if err != nil {
+			break // the lease runs out and the rest is tried again
+		}
+		err = d.send(ctx, w, ev)
+		now := d.Now()
+		if d.Counters.Attempt != nil {
+			d.Counters.Attempt(err == nil, now.Sub(ev.Time))
+		}
+		if err == nil {
+			done = append(done, dl.Seq)
+			continue
+		}
+		d.failed(ctx, dl, done, now, err)
+		return Delivery{}, false
 	}
+	if len(done) == 0 {
+		return Delivery{}, false
+	}
+	now := d.Now()
+	next, ok, err := d.Store.DeliveriesDoneNext(ctx, head.WebhookID, done, now, now.Add(d.Timeout+leaseSlack))
+	if err != nil {
+		d.Log.Warn("webhook delivery done", "webhook", head.WebhookID, "seq", done[len(done)-1], "error", err.Error())
+	}
+	return next, ok && err == nil
+}
+
+// failed records dl's failed attempt at now and forgets the deliveries
+// done before it; a delivery tried for GiveUpAfter is given up.
+func (d *Dispatcher) failed(ctx context.Context, dl Delivery, done []int64, now time.Time, err error) {
 	d.Log.Info("webhook delivery failed", "webhook", dl.WebhookID, "seq", dl.Seq, "attempt", dl.Attempts+1, "error", err.Error())
 	if dl.FirstAttempt.IsZero() {
 		dl.FirstAttempt = now
@@ -209,25 +273,41 @@ func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) (Delivery, bool) 
 		if d.Counters.GaveUp != nil {
 			d.Counters.GaveUp()
 		}
-		_ = d.Store.DeliveryDone(ctx, dl)
-		return Delivery{}, false
+		if _, _, err := d.Store.DeliveriesDoneNext(ctx, dl.WebhookID, append(done, dl.Seq), now, now); err != nil {
+			d.Log.Warn("webhook delivery", "webhook", dl.WebhookID, "seq", dl.Seq, "error", err.Error())
+		}
+		return
 	}
-	if err := d.Store.DeliveryFailed(ctx, dl, next); err != nil {
+	if err := d.Store.DeliveryFailed(ctx, dl, done, next); err != nil {
 		d.Log.Warn("webhook delivery", "webhook", dl.WebhookID, "seq", dl.Seq, "error", err.Error())
 	}
-	return Delivery{}, false
 }
 
 var errPruned = errors.New("the event was pruned")
 
+// event returns the event seq, from the events read ahead or from the
+// store with the next aheadRead-1. An event never changes once committed,
+// so one read ahead stays right.
 func (d *Dispatcher) event(ctx context.Context, seq int64) (*events.Event, error) {
-	evs, err := d.Store.Events(ctx, seq-1, 1)
+	slot := &d.ahead[uint64(seq)%aheadSlots]
+	d.aheadMu.Lock()
+	ev := *slot
+	d.aheadMu.Unlock()
+	if ev != nil && ev.Seq == seq {
+		return ev, nil
+	}
+	evs, err := d.Store.Events(ctx, seq-1, aheadRead)
 	if err != nil {
 		return nil, err
 	}
 	if len(evs) == 0 || evs[0].Seq != seq {
 		return nil, errPruned
 	}
+	d.aheadMu.Lock()
+	for i := range evs {
+		d.ahead[uint64(evs[i].Seq)%aheadSlots] = &evs[i]
+	}
+	d.aheadMu.Unlock()
 	return &evs[0], nil
 }
 
