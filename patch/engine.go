@@ -10,6 +10,7 @@ import (
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/internal/jsonx"
+	"github.com/clientele/clientele/models"
 )
 
 // github.com/evanphx/json-patch/v5 (v5.9.11) applies every operation. Where
@@ -80,9 +81,53 @@ func readBody(body []byte, opts jsonx.Options) ([]byte, error) {
 
 // applyJSONPatch applies an RFC 6902 body to doc, any JSON document, after
 // allow has passed its operations. It returns nil for an empty patch, which
-// changes nothing. Apply calls it with SPEC §4.1's allowlist; the RFC 6902
-// community suite calls it on the suite's own documents.
+// changes nothing. The RFC 6902 community suite calls it on the suite's own
+// documents; Apply calls applyToClient.
 func applyJSONPatch(doc, body []byte, allow func([]operation) error) ([]byte, error) {
+	ops, err := readOperations(body, allow)
+	if err != nil || len(ops) == 0 {
+		return nil, err
+	}
+	return applyOperations(doc, ops, nil)
+}
+
+// applyToClient applies an RFC 6902 body to c's projection, after SPEC
+// §4.1's allowlist. The library is handed only the members the operations
+// name in a path or a from: no operation can read or change any other, and
+// parsing and writing them again was most of the library's cost for an
+// ordinary patch. They count toward MaxDocumentBytes all the same. The
+// returned document holds the members i of PatchableMembers for which
+// touched[i] holds; it is nil for an empty patch.
+func applyToClient(c *models.OAuthClient, body []byte) (doc []byte, touched []bool, err error) {
+	ops, err := readOperations(body, checkAllowlist)
+	if err != nil || len(ops) == 0 {
+		return nil, nil, err
+	}
+	members := models.PatchableMembers()
+	touched, untouched := make([]bool, len(members)), make([]bool, len(members))
+	for _, op := range ops {
+		for _, p := range []string{op.Path, op.From} {
+			if tokens, _ := pointerTokens(p); len(tokens) > 0 {
+				for i, m := range members {
+					touched[i] = touched[i] || m.Name == tokens[0]
+				}
+			}
+		}
+	}
+	for i := range touched {
+		untouched[i] = !touched[i]
+	}
+	rest, err := jsonx.Canonical(nil, projection(c, untouched), jsonx.Options{MaxDepth: libraryDepth})
+	if err != nil {
+		return nil, nil, apierrors.NewInternal(fmt.Errorf("the members left as they are: %w", err))
+	}
+	doc, err = applyOperations(projection(c, touched), ops, rest[1:len(rest)-1])
+	return doc, touched, err
+}
+
+// readOperations reads an RFC 6902 body and checks its operations with
+// allow; none is an empty patch.
+func readOperations(body []byte, allow func([]operation) error) ([]operation, error) {
 	canon, err := readBody(body, jsonx.Options{NullAs: nullStandIn})
 	if err != nil {
 		return nil, err
@@ -94,6 +139,14 @@ func applyJSONPatch(doc, body []byte, allow func([]operation) error) ([]byte, er
 	if err := allow(ops); err != nil {
 		return nil, err
 	}
+	return ops, nil
+}
+
+// applyOperations has the library apply ops to doc and returns the result
+// in canonical form. rest is the canonical members, joined by commas, of a
+// larger document that doc is part of; the two together may not exceed
+// MaxDocumentBytes.
+func applyOperations(doc []byte, ops []operation, rest []byte) ([]byte, error) {
 	in, err := jsonx.Canonical(nil, doc, jsonx.Options{MaxDepth: libraryDepth, NullAs: nullStandIn})
 	if err != nil {
 		return nil, apierrors.NewInternal(fmt.Errorf("the document to patch: %w", err))
@@ -110,7 +163,12 @@ func applyJSONPatch(doc, body []byte, allow func([]operation) error) ([]byte, er
 	if err != nil {
 		return nil, apierrors.NewInternal(fmt.Errorf("the patched document: %w", err))
 	}
-	if len(out) > MaxDocumentBytes {
+	// The whole document is {doc's members,rest's members}.
+	size := len(out) + len(rest)
+	if len(rest) > 0 && len(out) > len("{}") {
+		size++
+	}
+	if size > MaxDocumentBytes {
 		return nil, apierrors.NewLimitViolation(fmt.Sprintf("the patched document would exceed %d bytes", MaxDocumentBytes))
 	}
 	return out, nil

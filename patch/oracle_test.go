@@ -625,7 +625,7 @@ func oracleMergePatch(doc, body []byte) ([]byte, *oracleErr) {
 // oracleApply is Apply by the oracle: the patched client, or the
 // detailCode of the failure.
 func oracleApply(c *models.OAuthClient, media string, body []byte) (models.OAuthClient, string) {
-	doc := projection(c)
+	doc := projection(c, nil)
 	var out []byte
 	var e *oracleErr
 	if media == MediaMergePatch {
@@ -639,7 +639,7 @@ func oracleApply(c *models.OAuthClient, media string, body []byte) (models.OAuth
 	if out == nil {
 		return c.Clone(), ""
 	}
-	next, err := decodePatched(c, out)
+	next, err := decodePatched(c, out, nil)
 	if err != nil {
 		return models.OAuthClient{}, errCode(err)
 	}

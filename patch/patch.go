@@ -48,13 +48,14 @@ const (
 // body of at most MaxBodyBytes costs more than a pass over it and one run
 // of the library over a document of at most MaxDocumentBytes.
 func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthClient, error) {
-	doc := projection(c)
+	var doc []byte
+	var touched []bool // nil: doc holds every patchable member
 	var err error
 	switch mediaType {
 	case MediaJSONPatch:
-		doc, err = applyJSONPatch(doc, body, checkAllowlist)
+		doc, touched, err = applyToClient(c, body)
 	case MediaMergePatch:
-		doc, err = applyMergePatch(doc, body)
+		doc, err = applyMergePatch(projection(c, nil), body)
 	default:
 		return models.OAuthClient{}, apierrors.NewUnsupportedMediaType(mediaType, MediaJSONPatch, MediaMergePatch)
 	}
@@ -64,7 +65,7 @@ func Apply(c *models.OAuthClient, mediaType string, body []byte) (models.OAuthCl
 	if doc == nil {
 		return c.Clone(), nil
 	}
-	next, err := decodePatched(c, doc)
+	next, err := decodePatched(c, doc, touched)
 	if err != nil {
 		return models.OAuthClient{}, err
 	}
@@ -314,12 +315,16 @@ func pointerProblem(p string, appendTarget bool) string {
 }
 
 // projection is the document a patch applies to: a JSON object of c's
-// patchable members, and nothing else of c.
-func projection(c *models.OAuthClient) []byte {
+// patchable members, and nothing else of c; with only, of those members i
+// of PatchableMembers for which only[i] holds.
+func projection(c *models.OAuthClient, only []bool) []byte {
 	doc := make([]byte, 0, 512)
 	doc = append(doc, '{')
 	for i, m := range models.PatchableMembers() {
-		if i > 0 {
+		if only != nil && !only[i] {
+			continue
+		}
+		if len(doc) > 1 {
 			doc = append(doc, ',')
 		}
 		doc = m.AppendJSON(m.AppendKey(doc), c)
@@ -347,8 +352,9 @@ var patchedDoc = func() reflect.Type {
 
 // decodePatched decodes the patched projection strictly, in one pass, into
 // a copy of c: a wrong type is 400.1.3, and a member that may not be null
-// but was removed or nulled is 400.1.0.
-func decodePatched(c *models.OAuthClient, doc []byte) (models.OAuthClient, error) {
+// but was removed or nulled is 400.1.0. With touched, doc holds only the
+// members i for which touched[i] holds, and the others keep c's values.
+func decodePatched(c *models.OAuthClient, doc []byte, touched []bool) (models.OAuthClient, error) {
 	d := reflect.New(patchedDoc)
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
@@ -365,6 +371,9 @@ func decodePatched(c *models.OAuthClient, doc []byte) (models.OAuthClient, error
 	next := c.Clone()
 	var missing []string
 	for i, m := range models.PatchableMembers() {
+		if touched != nil && !touched[i] {
+			continue
+		}
 		v, dst := d.Elem().Field(i), reflect.ValueOf(m.Field(&next)).Elem()
 		switch {
 		case m.Nullable:

@@ -274,3 +274,31 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// TestDocumentLimitCountsEveryMember holds MaxDocumentBytes to the whole
+// patched client although the library is handed only the members the
+// operations name: a description that brings the canonical document to
+// exactly the limit passes the size check (and fails validation, being too
+// long), one byte more is a limit violation; and the same through a member
+// that is not the last one written.
+func TestDocumentLimitCountsEveryMember(t *testing.T) {
+	for _, member := range []string{"description", "name"} {
+		c := stored()
+		empty := []byte(`[{"op":"replace","path":"/` + member + `","value":""}]`)
+		cleared, err := applyJSONPatch(projection(&c, nil), empty, checkAllowlist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		room := MaxDocumentBytes - len(cleared)
+		for _, tt := range []struct {
+			n     int
+			limit bool
+		}{{room, false}, {room + 1, true}} {
+			body := `[{"op":"replace","path":"/` + member + `","value":"` + strings.Repeat("x", tt.n) + `"}]`
+			_, err := Apply(&c, MediaJSONPatch, []byte(body))
+			if got := errCode(err) == apierrors.CodeLimitViolation; err == nil || got != tt.limit {
+				t.Errorf("%s of %d bytes (limit at %d): %v, want a limit violation: %v", member, tt.n, room, err, tt.limit)
+			}
+		}
+	}
+}
