@@ -58,8 +58,10 @@ type options struct {
 	// feedRounds, when set, runs the feed's cost scenario (feedcost.go)
 	// that many times instead of the usual ones.
 	feedRounds int
-	// feedMemory runs the feed's memory scenario (feedmem.go) instead.
-	feedMemory bool
+	// feedMemory runs the feed's memory scenario (feedmem.go) instead,
+	// with feedMemoryEvents events (10 000 and 100 000 when 0).
+	feedMemory       bool
+	feedMemoryEvents int
 	// only selects the scenarios to run (bench/cpu.go).
 	only *regexp.Regexp
 }
@@ -78,6 +80,7 @@ func main() {
 	flag.BoolVar(&o.hostileOnly, "hostile-only", false, "run only the ceiling and the hostile-bodies scenario")
 	flag.IntVar(&o.hostilePairs, "hostile-pairs", 1, "how many times to run the hostile scenario's pair (without, then with the hostile bodies)")
 	flag.BoolVar(&o.feedMemory, "feed-memory", false, "run the change feed's memory scenario (10 000 and 100 000 events read by SSE followers from the start) instead")
+	flag.IntVar(&o.feedMemoryEvents, "feed-memory-events", 0, "with -feed-memory, only this many events stored (a shorter run)")
 	flag.StringVar(&o.hostileBodies, "hostile-bodies", "", "the worst-case bodies the hostile scenario sends, by name, separated by '|' (default: bench/hostile.go's set)")
 	flag.IntVar(&o.feedRounds, "feed", 0, "run the change feed's cost scenario this many rounds (SSE followers and webhooks, with and without) instead")
 	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression (and the ceiling)")
@@ -118,7 +121,11 @@ func run(o options) error {
 	fmt.Printf("# Clientele load benchmark\n\n%s, %d connections, %v per scenario; load generator: %s\n\n",
 		machine(), o.conns, o.duration, loadGenerator(o))
 	if o.feedMemory {
-		return feedMemory(bin, work, []int{10_000, 100_000})
+		counts := []int{10_000, 100_000}
+		if o.feedMemoryEvents > 0 {
+			counts = []int{o.feedMemoryEvents}
+		}
+		return feedMemory(bin, work, counts)
 	}
 	if o.feedRounds > 0 {
 		return feedCost(o, bin, work, o.feedRounds)

@@ -44,8 +44,9 @@ func wantsEventStream(r *http.Request) bool {
 // then follows the store until the consumer leaves or the server stops.
 // Because seq increases in commit order (see db.takeSeqsSQL), reading
 // "seq > last sent" never skips an event that committed late. A stream
-// behind the server's hub reads the store itself; once caught up it takes
-// the hub's frames, rendered once for every stream.
+// behind the server's hub reads the store's pages, shared with the other
+// streams behind (feedHub.page); once caught up it takes the hub's frames,
+// rendered once for every stream.
 func (s *Server) streamEvents(c echo.Context, after int64) error {
 	ctx := c.Request().Context()
 	w := c.Response()
@@ -77,22 +78,17 @@ func (s *Server) streamEvents(c echo.Context, after int64) error {
 		var wake <-chan struct{} = grown
 		if !fromHub {
 			wake = s.store.EventsWritten()
-			evs, err := s.store.Events(ctx, after, feedBatch)
+			frames, err := s.feed.page(ctx, after)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("event stream ended", "trackingId", trackingID(c), "error", err.Error())
 				}
 				return nil
 			}
-			n = len(evs)
-			for i := range evs {
-				data, err := sseFrame(s.renders, &evs[i])
-				if err != nil {
-					s.log.Error("rendering an event", "trackingId", trackingID(c), "seq", evs[i].Seq, "error", err.Error())
-					return nil
-				}
-				buf.Write(data)
-				after = evs[i].Seq
+			n = len(frames)
+			for _, f := range frames {
+				buf.Write(f.data)
+				after = f.seq
 			}
 		}
 		if buf.Len() > 0 {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -40,10 +41,27 @@ type feedHub struct {
 	running bool
 	ready   bool
 	grown   *events.Signal
+
+	// pages are the store's pages read for the streams behind the hub,
+	// by the seq they start after (see page); kept the newest keepPages.
+	pages     map[int64]*sharedPage
+	pageOrder []int64
+}
+
+// keepPages bounds the full pages kept for the streams behind the hub.
+const keepPages = 4
+
+// sharedPage is one read of the store, rendered, for every stream that
+// asks for the same page while it is read or kept.
+type sharedPage struct {
+	done   chan struct{}
+	frames []frame
+	err    error
 }
 
 func newFeedHub(store Store, renders *EventRenders, log *slog.Logger, stop <-chan struct{}) *feedHub {
-	return &feedHub{store: store, renders: renders, log: log, stop: stop, grown: events.NewSignal()}
+	return &feedHub{store: store, renders: renders, log: log, stop: stop, grown: events.NewSignal(),
+		pages: map[int64]*sharedPage{}}
 }
 
 func (h *feedHub) last() int64 {
@@ -173,4 +191,58 @@ func sseFrame(renders *EventRenders, ev *events.Event) ([]byte, error) {
 	b = append(b, "\ndata: "...)
 	b = append(b, data...)
 	return append(b, "\n\n"...), nil
+}
+
+// page returns the frames of up to feedBatch events with seq > after, read
+// from the store once for every stream behind the hub that asks for it:
+// ten streams that start from the beginning together cost one read and one
+// rendering per page, not ten. A stream that asks while a page is read
+// waits for that read; it may then miss events committed since the read
+// began, which its next page (seq > the last it got) brings. A full page
+// is kept for streams that follow a little later: seq increases in commit
+// order, so no event can join a full page once it was read.
+func (h *feedHub) page(ctx context.Context, after int64) ([]frame, error) {
+	h.mu.Lock()
+	p := h.pages[after]
+	if p == nil {
+		p = &sharedPage{done: make(chan struct{})}
+		h.pages[after] = p
+		h.mu.Unlock()
+		// The read is shared: the asking stream leaving must not end it.
+		p.frames, p.err = h.readPage(context.WithoutCancel(ctx), after)
+		close(p.done)
+		h.mu.Lock()
+		if p.err != nil || len(p.frames) < feedBatch {
+			delete(h.pages, after)
+		} else {
+			h.pageOrder = append(h.pageOrder, after)
+			if len(h.pageOrder) > keepPages {
+				delete(h.pages, h.pageOrder[0])
+				h.pageOrder = h.pageOrder[1:]
+			}
+		}
+	}
+	h.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.frames, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (h *feedHub) readPage(ctx context.Context, after int64) ([]frame, error) {
+	evs, err := h.store.Events(ctx, after, feedBatch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]frame, 0, len(evs))
+	for i := range evs {
+		data, err := sseFrame(h.renders, &evs[i])
+		if err != nil {
+			return nil, fmt.Errorf("rendering event %d: %w", evs[i].Seq, err)
+		}
+		out = append(out, frame{seq: evs[i].Seq, data: data})
+	}
+	return out, nil
 }
