@@ -295,3 +295,40 @@ func TestPredicates(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsEqualAsStored holds the comparison of the secrets member to
+// the column text it stands for: two lists are equal exactly when the store
+// would write the same JSON for them, hashes included.
+func TestSecretsEqualAsStored(t *testing.T) {
+	at := time.Date(2025, 6, 7, 8, 9, 10, 123456789, time.UTC)
+	later, sameMilli := at.Add(time.Millisecond), at.Add(400*time.Nanosecond).In(time.FixedZone("x", 3600))
+	base := Secret{ID: "s1", Hash: []byte{1, 2, 3}, Created: at, Expires: &later, Hint: "ab"}
+	variants := map[string]func(*Secret){
+		"same":              func(*Secret) {},
+		"id":                func(s *Secret) { s.ID = "s2" },
+		"hash":              func(s *Secret) { s.Hash = []byte{1, 2, 4} },
+		"hash nil":          func(s *Secret) { s.Hash = nil },
+		"hint":              func(s *Secret) { s.Hint = "" },
+		"created +1ms":      func(s *Secret) { s.Created = later },
+		"created same ms":   func(s *Secret) { s.Created = sameMilli },
+		"expires nil":       func(s *Secret) { s.Expires = nil },
+		"expires same ms":   func(s *Secret) { s.Expires = &sameMilli },
+		"lastUsed set":      func(s *Secret) { s.LastUsed = &at },
+		"expires other ms":  func(s *Secret) { s.Expires = &at },
+		"hash empty vs nil": func(s *Secret) { s.Hash = []byte{} },
+	}
+	m, _ := LookupMember("secrets")
+	for name, mutate := range variants {
+		for _, lists := range [][2][]Secret{{{base}, {base}}, {{base, base}, {base}}, {{}, nil}} {
+			b := slices.Clone(lists[1])
+			if len(b) > 0 {
+				mutate(&b[0])
+			}
+			x, y := OAuthClient{Secrets: lists[0]}, OAuthClient{Secrets: b}
+			want := string(marshalSecrets(x.Secrets, true)) == string(marshalSecrets(y.Secrets, true))
+			if got := m.Equal(&x, &y); got != want {
+				t.Errorf("%s, %d vs %d secrets: Equal = %v, the column text says %v", name, len(x.Secrets), len(y.Secrets), got, want)
+			}
+		}
+	}
+}
