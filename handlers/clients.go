@@ -144,7 +144,11 @@ func (s *Server) patchOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	turn, err := s.costly.enter(c.Request().Context(), patch.Costly(mediaType, body))
+	who := ""
+	if cl := callerOf(c); cl != nil {
+		who = cl.ClientID
+	}
+	turn, err := s.costly.enter(c.Request().Context(), who, patch.Costly(mediaType, body))
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func New(cfg Config) *echo.Echo {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.costly = newCostlyLane(s.now)
+	s.costly = newCostlyLane(s.now, realAfter)
 	s.renders = cfg.Renders
 	if s.renders == nil {
 		s.renders = NewEventRenders()

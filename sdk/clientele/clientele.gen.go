@@ -3048,8 +3048,12 @@ type ClientInterface interface {
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-	//   at a time per server, paced so that together they take at most an eighth of one core, and
-	//   under a flood of them one waits its turn; other bodies never wait for them.
+	//   at a time per server, paced so that together they take at most an eighth of one core; other
+	//   bodies never wait for them. Waiting costly bodies are queued per calling client and served
+	//   round-robin across callers, so one caller's flood delays another caller's costly body by
+	//   about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+	//   waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+	//   `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3087,8 +3091,12 @@ type ClientInterface interface {
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-	//   at a time per server, paced so that together they take at most an eighth of one core, and
-	//   under a flood of them one waits its turn; other bodies never wait for them.
+	//   at a time per server, paced so that together they take at most an eighth of one core; other
+	//   bodies never wait for them. Waiting costly bodies are queued per calling client and served
+	//   round-robin across callers, so one caller's flood delays another caller's costly body by
+	//   about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+	//   waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+	//   `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3126,8 +3134,12 @@ type ClientInterface interface {
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-	//   at a time per server, paced so that together they take at most an eighth of one core, and
-	//   under a flood of them one waits its turn; other bodies never wait for them.
+	//   at a time per server, paced so that together they take at most an eighth of one core; other
+	//   bodies never wait for them. Waiting costly bodies are queued per calling client and served
+	//   round-robin across callers, so one caller's flood delays another caller's costly body by
+	//   about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+	//   waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+	//   `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3728,8 +3740,12 @@ func (c *Client) GetOauthClient(ctx context.Context, id Id, params *GetOauthClie
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 //     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 //     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-//     at a time per server, paced so that together they take at most an eighth of one core, and
-//     under a flood of them one waits its turn; other bodies never wait for them.
+//     at a time per server, paced so that together they take at most an eighth of one core; other
+//     bodies never wait for them. Waiting costly bodies are queued per calling client and served
+//     round-robin across callers, so one caller's flood delays another caller's costly body by
+//     about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+//     waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+//     `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3777,8 +3793,12 @@ func (c *Client) PatchOauthClientWithBody(ctx context.Context, id Id, params *Pa
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 //     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 //     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-//     at a time per server, paced so that together they take at most an eighth of one core, and
-//     under a flood of them one waits its turn; other bodies never wait for them.
+//     at a time per server, paced so that together they take at most an eighth of one core; other
+//     bodies never wait for them. Waiting costly bodies are queued per calling client and served
+//     round-robin across callers, so one caller's flood delays another caller's costly body by
+//     about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+//     waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+//     `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -3826,8 +3846,12 @@ func (c *Client) PatchOauthClientWithApplicationJSONPatchPlusJSONBody(ctx contex
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 //     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 //     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-//     at a time per server, paced so that together they take at most an eighth of one core, and
-//     under a flood of them one waits its turn; other bodies never wait for them.
+//     at a time per server, paced so that together they take at most an eighth of one core; other
+//     bodies never wait for them. Waiting costly bodies are queued per calling client and served
+//     round-robin across callers, so one caller's flood delays another caller's costly body by
+//     about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+//     waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+//     `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -6539,8 +6563,12 @@ type ClientWithResponsesInterface interface {
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-	//   at a time per server, paced so that together they take at most an eighth of one core, and
-	//   under a flood of them one waits its turn; other bodies never wait for them.
+	//   at a time per server, paced so that together they take at most an eighth of one core; other
+	//   bodies never wait for them. Waiting costly bodies are queued per calling client and served
+	//   round-robin across callers, so one caller's flood delays another caller's costly body by
+	//   about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+	//   waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+	//   `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -6578,8 +6606,12 @@ type ClientWithResponsesInterface interface {
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-	//   at a time per server, paced so that together they take at most an eighth of one core, and
-	//   under a flood of them one waits its turn; other bodies never wait for them.
+	//   at a time per server, paced so that together they take at most an eighth of one core; other
+	//   bodies never wait for them. Waiting costly bodies are queued per calling client and served
+	//   round-robin across callers, so one caller's flood delays another caller's costly body by
+	//   about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+	//   waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+	//   `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -6617,8 +6649,12 @@ type ClientWithResponsesInterface interface {
 	//   client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 	//   reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 	//   or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-	//   at a time per server, paced so that together they take at most an eighth of one core, and
-	//   under a flood of them one waits its turn; other bodies never wait for them.
+	//   at a time per server, paced so that together they take at most an eighth of one core; other
+	//   bodies never wait for them. Waiting costly bodies are queued per calling client and served
+	//   round-robin across callers, so one caller's flood delays another caller's costly body by
+	//   about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+	//   waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+	//   `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 	// - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 	//   nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 	//   removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -11384,8 +11420,12 @@ func (c *ClientWithResponses) GetOauthClientWithResponse(ctx context.Context, id
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 //     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 //     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-//     at a time per server, paced so that together they take at most an eighth of one core, and
-//     under a flood of them one waits its turn; other bodies never wait for them.
+//     at a time per server, paced so that together they take at most an eighth of one core; other
+//     bodies never wait for them. Waiting costly bodies are queued per calling client and served
+//     round-robin across callers, so one caller's flood delays another caller's costly body by
+//     about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+//     waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+//     `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -11429,8 +11469,12 @@ func (c *ClientWithResponses) PatchOauthClientWithBodyWithResponse(ctx context.C
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 //     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 //     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-//     at a time per server, paced so that together they take at most an eighth of one core, and
-//     under a flood of them one waits its turn; other bodies never wait for them.
+//     at a time per server, paced so that together they take at most an eighth of one core; other
+//     bodies never wait for them. Waiting costly bodies are queued per calling client and served
+//     round-robin across callers, so one caller's flood delays another caller's costly body by
+//     about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+//     waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+//     `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
@@ -11474,8 +11518,12 @@ func (c *ClientWithResponses) PatchOauthClientWithApplicationJSONPatchPlusJSONBo
 //     client past 64 KiB, or JSON nested deeper than 32 levels anywhere in the body (found while
 //     reading it, before anything is applied) are `400.1.4 Limit violation`. A body over 2 KiB,
 //     or one with a `copy`, may cost more CPU than an ordinary write: such bodies are applied one
-//     at a time per server, paced so that together they take at most an eighth of one core, and
-//     under a flood of them one waits its turn; other bodies never wait for them.
+//     at a time per server, paced so that together they take at most an eighth of one core; other
+//     bodies never wait for them. Waiting costly bodies are queued per calling client and served
+//     round-robin across callers, so one caller's flood delays another caller's costly body by
+//     about one body and its pause, not by the whole flood. A caller may have 8 costly bodies
+//     waiting and none waits longer than 5 seconds: beyond either the body is `429` with
+//     `{"message":"Rate Limit Exceeded"}` and `Retry-After`, and nothing changes.
 //   - **All or nothing.** If any operation fails, or the result breaks a rule of the resource,
 //     nothing is stored. Only `description`, `businessName`, `homepageUrl` and `tenant` may be
 //     removed or null (`400.1.0` otherwise); a wrong type or value is `400.1.3`.
