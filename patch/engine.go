@@ -88,7 +88,7 @@ func applyJSONPatch(doc, body []byte, allow func([]operation) error) ([]byte, er
 	if err != nil || len(ops) == 0 {
 		return nil, err
 	}
-	return applyOperations(doc, ops, nil)
+	return applyOperations(doc, ops, 0)
 }
 
 // applyToClient applies an RFC 6902 body to c's projection, after SPEC
@@ -104,7 +104,7 @@ func applyToClient(c *models.OAuthClient, body []byte) (doc []byte, touched []bo
 		return nil, nil, err
 	}
 	members := models.PatchableMembers()
-	touched, untouched := make([]bool, len(members)), make([]bool, len(members))
+	touched = make([]bool, len(members))
 	for _, op := range ops {
 		for _, p := range []string{op.Path, op.From} {
 			if tokens, _ := pointerTokens(p); len(tokens) > 0 {
@@ -114,14 +114,35 @@ func applyToClient(c *models.OAuthClient, body []byte) (doc []byte, touched []bo
 			}
 		}
 	}
-	for i := range touched {
-		untouched[i] = !touched[i]
+	// The bytes of the members left out, as the canonical form of the
+	// whole document would hold them, with their commas. A string, an
+	// integer, a boolean or an array of strings is written as encoding/json
+	// writes it, which is its canonical form (TestDocumentLimitCountsEveryMember);
+	// an object may hold numbers in any spelling.
+	rest := 0
+	var scratch []byte
+	for i, m := range members {
+		if touched[i] {
+			continue
+		}
+		scratch = m.AppendJSON(m.AppendKey(scratch[:0]), c)
+		n := len(scratch)
+		switch m.Type {
+		case models.String, models.Integer, models.Boolean, models.DateTime, models.StringArray:
+		default:
+			key := len(m.AppendKey(nil))
+			canon, err := jsonx.Canonical(nil, scratch[key:], jsonx.Options{MaxDepth: libraryDepth})
+			if err != nil {
+				return nil, nil, apierrors.NewInternal(fmt.Errorf("%s: %w", m.Name, err))
+			}
+			n = key + len(canon)
+		}
+		if rest > 0 {
+			rest++
+		}
+		rest += n
 	}
-	rest, err := jsonx.Canonical(nil, projection(c, untouched), jsonx.Options{MaxDepth: libraryDepth})
-	if err != nil {
-		return nil, nil, apierrors.NewInternal(fmt.Errorf("the members left as they are: %w", err))
-	}
-	doc, err = applyOperations(projection(c, touched), ops, rest[1:len(rest)-1])
+	doc, err = applyOperations(projection(c, touched), ops, rest)
 	return doc, touched, err
 }
 
@@ -143,10 +164,10 @@ func readOperations(body []byte, allow func([]operation) error) ([]operation, er
 }
 
 // applyOperations has the library apply ops to doc and returns the result
-// in canonical form. rest is the canonical members, joined by commas, of a
-// larger document that doc is part of; the two together may not exceed
-// MaxDocumentBytes.
-func applyOperations(doc []byte, ops []operation, rest []byte) ([]byte, error) {
+// in canonical form. rest is the length of the canonical members, joined
+// by commas, of a larger document that doc is part of; the two together
+// may not exceed MaxDocumentBytes.
+func applyOperations(doc []byte, ops []operation, rest int) ([]byte, error) {
 	in, err := jsonx.Canonical(nil, doc, jsonx.Options{MaxDepth: libraryDepth, NullAs: nullStandIn})
 	if err != nil {
 		return nil, apierrors.NewInternal(fmt.Errorf("the document to patch: %w", err))
@@ -164,8 +185,8 @@ func applyOperations(doc []byte, ops []operation, rest []byte) ([]byte, error) {
 		return nil, apierrors.NewInternal(fmt.Errorf("the patched document: %w", err))
 	}
 	// The whole document is {doc's members,rest's members}.
-	size := len(out) + len(rest)
-	if len(rest) > 0 && len(out) > len("{}") {
+	size := len(out) + rest
+	if rest > 0 && len(out) > len("{}") {
 		size++
 	}
 	if size > MaxDocumentBytes {

@@ -277,13 +277,19 @@ func FuzzApply(f *testing.F) {
 
 // TestDocumentLimitCountsEveryMember holds MaxDocumentBytes to the whole
 // patched client although the library is handed only the members the
-// operations name: a description that brings the canonical document to
-// exactly the limit passes the size check (and fails validation, being too
-// long), one byte more is a limit violation; and the same through a member
-// that is not the last one written.
+// operations name, and the others are counted without it: a description
+// that brings the canonical document to exactly the limit passes the size
+// check (and fails validation, being too long), one byte more is a limit
+// violation; and the same through another member. The members left out
+// hold what encoding/json escapes and a key set whose numbers and spacing
+// canonical form changes.
 func TestDocumentLimitCountsEveryMember(t *testing.T) {
 	for _, member := range []string{"description", "name"} {
 		c := stored()
+		tenant, home := "<Acme & \"co\"> é \u2028 \x01", "https://acme.example/?a=1&b=<2>"
+		c.Tenant, c.HomepageURL = &tenant, &home
+		c.JWKS = models.KeySet(`{ "keys" : [ {"kty":"oct", "n": 1.50E1, "m": [1e2, -0.0, 100000000000000000000000]} ] }`)
+		c.AccessTokenValiditySeconds = -7
 		empty := []byte(`[{"op":"replace","path":"/` + member + `","value":""}]`)
 		cleared, err := applyJSONPatch(projection(&c, nil), empty, checkAllowlist)
 		if err != nil {
