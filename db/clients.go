@@ -99,7 +99,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, e
 	if err := ctx.Err(); err != nil {
 		return models.OAuthClient{}, translate(err)
 	}
-	c, err := scanClient(st.QueryRowContext(s.driverCtx(ctx), id))
+	c, err := scanClient(st.QueryRowContext(ctx, id))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return models.OAuthClient{}, notFound(id)

@@ -159,7 +159,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
 // prepareBounded could.
 func (s *Store) execCAS(ctx context.Context, tx *sql.Tx, query string, args []any) (sql.Result, error) {
 	if st := s.ws.prepared(query); st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(s.driverCtx(ctx), args...)
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
-	return tx.ExecContext(s.driverCtx(ctx), query, args...)
+	return tx.ExecContext(ctx, query, args...)
 }

@@ -15,6 +15,13 @@ import (
 // write prepares them on its first call; tx.StmtContext then uses the
 // statement already prepared on the transaction's connection (on
 // PostgreSQL it prepares it once on each connection of the pool).
+//
+// These statements, like the point reads, run with the request's ctx on
+// every backend, though go-sqlite3 runs a goroutine beside each one to
+// interrupt it when ctx ends. Running them under context.WithoutCancel
+// was measured (wrk, 16 connections, 2 cores, binaries alternated): GET
+// /oauth-clients/{id} +17 % requests/s but p99 7.5 → 12.3 ms, token
+// issuance p99 10 → 22 ms, PATCH unchanged; the p99 ≤ 10 ms target wins.
 
 var fixedWrites = func() map[string][]string {
 	var chunks []string
@@ -50,20 +57,6 @@ func (s *Store) prepareWrites(ctx context.Context) {
 	s.prepared.Store(&p)
 }
 
-// driverCtx is the context to run a short statement of the hot paths (a
-// point read, the statements of a write) with: ctx itself, on every
-// backend. go-sqlite3 runs a statement whose context can be cancelled
-// beside a goroutine that interrupts it when the context ends. Running
-// SQLite's statements without that (context.WithoutCancel) was measured
-// with wrk, 16 connections, on 2 cores, alternating the two binaries:
-// GET /oauth-clients/{id} +17 % requests/s but p99 7.5 → 12.3 ms, token
-// issuance p99 10 → 22 ms, PATCH unchanged. The tail matters more than the
-// throughput there (p99 ≤ 10 ms), so statements keep ctx. The one place to
-// change should another driver or Go release tip the balance.
-func (s *Store) driverCtx(ctx context.Context) context.Context {
-	return ctx
-}
-
 // fixed is query's prepared statement inside tx, or nil.
 func (s *Store) fixed(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	if p := s.prepared.Load(); p != nil {
@@ -76,7 +69,6 @@ func (s *Store) fixed(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 
 // execFixed runs one of fixedWrites in tx.
 func (s *Store) execFixed(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	ctx = s.driverCtx(ctx)
 	if st := s.fixed(ctx, tx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -85,7 +77,6 @@ func (s *Store) execFixed(ctx context.Context, tx *sql.Tx, query string, args ..
 
 // queryRowFixed runs one of fixedWrites that returns a row in tx.
 func (s *Store) queryRowFixed(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	ctx = s.driverCtx(ctx)
 	if st := s.fixed(ctx, tx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

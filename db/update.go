@@ -254,7 +254,7 @@ func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 // version, and records each change.
 func (s *Store) commitPlan(ctx context.Context, tx *sql.Tx, cur *models.OAuthClient, version int64, p plan) error {
 	query, args := updateChanged(cur, &p.final, version)
-	res, err := tx.ExecContext(s.driverCtx(ctx), s.rebind(query), args...)
+	res, err := tx.ExecContext(ctx, s.rebind(query), args...)
 	if err != nil {
 		return err
 	}
@@ -276,7 +276,7 @@ func (s *Store) readVersioned(ctx context.Context, id string) (models.OAuthClien
 	if err := ctx.Err(); err != nil {
 		return models.OAuthClient{}, 0, err
 	}
-	c, err := scanClient(versioned{st.QueryRowContext(s.driverCtx(ctx), id), &version})
+	c, err := scanClient(versioned{st.QueryRowContext(ctx, id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.OAuthClient{}, 0, notFound(id)
 	}

@@ -22,14 +22,12 @@ import (
 // (not found, conflict, unavailable) as translate documents.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	s.prepareWrites(ctx)
-	// Waiting for the writer honours ctx; the transaction's statements
-	// run with driverCtx.
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return translate(err)
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(s.driverCtx(ctx), nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
 	}
@@ -171,7 +169,7 @@ func (s *Store) lockingSelect(ctx context.Context) (*sql.Stmt, error) {
 // lockingSelect's statement. A missing client is a 404.
 func (s *Store) readVersionedTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, id string) (models.OAuthClient, int64, error) {
 	var version int64
-	c, err := scanClient(versioned{tx.StmtContext(ctx, st).QueryRowContext(s.driverCtx(ctx), id), &version})
+	c, err := scanClient(versioned{tx.StmtContext(ctx, st).QueryRowContext(ctx, id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.OAuthClient{}, 0, notFound(id)
 	}
