@@ -70,26 +70,23 @@ func (s *Server) streamEvents(c echo.Context, after int64) error {
 	for {
 		buf.Reset()
 		frames, grown, fromHub := s.feed.after(after, feedBatch)
-		n := len(frames)
-		for _, f := range frames {
-			buf.Write(f.data)
-			after = f.seq
-		}
 		var wake <-chan struct{} = grown
 		if !fromHub {
+			// Behind the hub: a page of the store, shared with the other
+			// streams behind it.
 			wake = s.store.EventsWritten()
-			frames, err := s.feed.page(ctx, after)
-			if err != nil {
+			var err error
+			if frames, err = s.feed.page(ctx, after); err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("event stream ended", "trackingId", trackingID(c), "error", err.Error())
 				}
 				return nil
 			}
-			n = len(frames)
-			for _, f := range frames {
-				buf.Write(f.data)
-				after = f.seq
-			}
+		}
+		n := len(frames)
+		for _, f := range frames {
+			buf.Write(f.data)
+			after = f.seq
 		}
 		if buf.Len() > 0 {
 			if err := s.sendStream(rc, w, buf.Bytes()); err != nil {
