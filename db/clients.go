@@ -96,9 +96,6 @@ func (s *Store) GetClient(ctx context.Context, id string) (models.OAuthClient, e
 	if err != nil {
 		return models.OAuthClient{}, translate(err)
 	}
-	if err := ctx.Err(); err != nil {
-		return models.OAuthClient{}, translate(err)
-	}
 	c, err := scanClient(st.QueryRowContext(ctx, id))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

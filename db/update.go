@@ -273,9 +273,6 @@ func (s *Store) readVersioned(ctx context.Context, id string) (models.OAuthClien
 		return models.OAuthClient{}, 0, err
 	}
 	var version int64
-	if err := ctx.Err(); err != nil {
-		return models.OAuthClient{}, 0, err
-	}
 	c, err := scanClient(versioned{st.QueryRowContext(ctx, id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.OAuthClient{}, 0, notFound(id)
