@@ -66,7 +66,8 @@ type Dispatcher struct {
 	// default).
 	Poll time.Duration
 	// Timeout bounds one attempt, from dialling to the end of the answer's
-	// headers (Timeout, 10 s, by default); tests shorten it.
+	// body, of which at most 64 KiB is read (Timeout, 10 s, by default);
+	// tests shorten it.
 	Timeout time.Duration
 
 	client *http.Client
