@@ -28,15 +28,10 @@ func decodeRestoreRequest(c echo.Context) (restoreRequest, error) {
 	if raw == nil {
 		return req, apierrors.NewRequiredMissing("seq: is required")
 	}
-	var n json.Number
-	if len(raw) == 0 || raw[0] == '"' {
-		return req, apierrors.NewIllegalValue("seq: must be a positive integer")
-	}
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return req, apierrors.NewIllegalValue("seq: must be a positive integer")
-	}
-	if req.Seq, err = n.Int64(); err != nil || req.Seq < 1 {
-		return req, apierrors.NewIllegalValue("seq: must be a positive integer")
+	// An int64 takes neither a string, a fraction nor an exponent; null
+	// leaves it 0.
+	if err := json.Unmarshal(raw, &req.Seq); err != nil || req.Seq < 1 {
+		return restoreRequest{}, apierrors.NewIllegalValue("seq: must be a positive integer")
 	}
 	return req, nil
 }
