@@ -70,12 +70,6 @@ func Canonical(dst, src []byte, opts Options) ([]byte, error) {
 	return r.out, nil
 }
 
-// Check is Canonical without the output.
-func Check(src []byte, maxDepth int) error {
-	_, err := Canonical(nil, src, Options{MaxDepth: maxDepth})
-	return err
-}
-
 type frame struct {
 	array bool
 	index int
