@@ -64,7 +64,20 @@ func eventValues(e *pendingEvent) []any {
 // deliveries) are inserted, largest first, from a fixed set of prepared
 // statements: one statement, on PostgreSQL one round trip, per chunk, and
 // at most six chunks for up to 63 events.
-var eventChunks = []int{32, 16, 8, 4, 2, 1}
+var eventChunks = func() []eventChunk {
+	var out []eventChunk
+	for _, n := range []int{32, 16, 8, 4, 2, 1} {
+		out = append(out, eventChunk{n, insertEventsSQL(n), insertDeliveriesSQL(n)})
+	}
+	return out
+}()
+
+// eventChunk is one of eventChunks: its size and its two statements, built
+// once rather than in every write.
+type eventChunk struct {
+	n                  int
+	events, deliveries string
+}
 
 func repeatJoined(s string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ")
@@ -137,13 +150,13 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []pendingEvent
 		evs[i].ev.Seq = first + int64(i)
 	}
 	for rest := evs; len(rest) > 0; {
-		n := 1
-		for _, c := range eventChunks {
-			if c <= len(rest) {
-				n = c
+		c := eventChunks[len(eventChunks)-1]
+		for _, c = range eventChunks {
+			if c.n <= len(rest) {
 				break
 			}
 		}
+		n := c.n
 		chunk := rest[:n]
 		rest = rest[n:]
 		evArgs := make([]any, 0, 9*n)
@@ -152,10 +165,10 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []pendingEvent
 			evArgs = append(evArgs, eventValues(&chunk[i])...)
 			dlArgs = append(dlArgs, deliveryValues(&chunk[i].ev)...)
 		}
-		if _, err := s.execFixed(ctx, tx, insertEventsSQL(n), evArgs...); err != nil {
+		if _, err := s.execFixed(ctx, tx, c.events, evArgs...); err != nil {
 			return fmt.Errorf("recording the events: %w", err)
 		}
-		if _, err := s.execFixed(ctx, tx, insertDeliveriesSQL(n), dlArgs...); err != nil {
+		if _, err := s.execFixed(ctx, tx, c.deliveries, dlArgs...); err != nil {
 			return fmt.Errorf("queueing the events for webhooks: %w", err)
 		}
 	}

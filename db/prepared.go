@@ -25,8 +25,8 @@ import (
 
 var fixedWrites = func() map[string][]string {
 	var chunks []string
-	for _, n := range eventChunks {
-		chunks = append(chunks, insertEventsSQL(n), insertDeliveriesSQL(n))
+	for _, c := range eventChunks {
+		chunks = append(chunks, c.events, c.deliveries)
 	}
 	return map[string][]string{
 		SQLite:   append([]string{bumpSeqSQL, readSeqSQL, insertTokenEventSQL}, chunks...),
