@@ -178,13 +178,6 @@ func (s *Store) DeliveryDone(ctx context.Context, d webhooks.Delivery) error {
 	})
 }
 
-// DeliveryDoneNext forgets d, which succeeded, and in the same transaction
-// leases the webhook's oldest delivery until until, if it is due and
-// unleased at now (of several servers, one wins, as with LeaseDelivery).
-func (s *Store) DeliveryDoneNext(ctx context.Context, d webhooks.Delivery, now, until time.Time) (webhooks.Delivery, bool, error) {
-	return s.DeliveriesDoneNext(ctx, d.WebhookID, []int64{d.Seq}, now, until)
-}
-
 // PendingDeliveries returns up to limit of the webhook's deliveries after
 // seq, in seq order. It takes no lease: the server holding the lease of
 // the webhook's oldest delivery is the only one that attempts any of its

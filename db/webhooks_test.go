@@ -13,7 +13,7 @@ import (
 
 // TestDeliveriesOneWebhookAtATime checks the outbox's queries on each
 // backend: DueDeliveries offers each webhook's oldest delivery only, and
-// DeliveryDoneNext hands the next one to one server and to no other.
+// DeliveriesDoneNext hands the next one to one server and to no other.
 func TestDeliveriesOneWebhookAtATime(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		now := time.Now()
@@ -43,13 +43,13 @@ func TestDeliveriesOneWebhookAtATime(t *testing.T) {
 		if ok, err := s.LeaseDelivery(ctx, first, at, until); err != nil || !ok {
 			t.Fatalf("lease: %v %v", ok, err)
 		}
-		next, ok, err := s.DeliveryDoneNext(ctx, first, at, until)
+		next, ok, err := s.DeliveriesDoneNext(ctx, first.WebhookID, []int64{first.Seq}, at, until)
 		if err != nil || !ok || next.Seq != first.Seq+1 || next.WebhookID != first.WebhookID {
 			t.Fatalf("done, next: %+v %v %v; want seq %d of %s", next, ok, err, first.Seq+1, first.WebhookID)
 		}
 		// Another server finishing the same delivery finds the next one
 		// leased already.
-		if again, ok, err := s.DeliveryDoneNext(ctx, first, at, until); err != nil || ok {
+		if again, ok, err := s.DeliveriesDoneNext(ctx, first.WebhookID, []int64{first.Seq}, at, until); err != nil || ok {
 			t.Fatalf("second server: %+v %v %v, want nothing", again, ok, err)
 		}
 		// The leased one is not due; the other webhook's first still is.
@@ -58,11 +58,11 @@ func TestDeliveriesOneWebhookAtATime(t *testing.T) {
 			t.Fatalf("due: %+v %v, want only the other webhook's", due, err)
 		}
 		// Create, two updates: three events, then nothing follows.
-		last, ok, err := s.DeliveryDoneNext(ctx, next, at, until)
+		last, ok, err := s.DeliveriesDoneNext(ctx, next.WebhookID, []int64{next.Seq}, at, until)
 		if err != nil || !ok || last.Seq != first.Seq+2 {
 			t.Fatalf("done, next: %+v %v %v; want seq %d", last, ok, err, first.Seq+2)
 		}
-		if after, ok, err := s.DeliveryDoneNext(ctx, last, at, until); err != nil || ok {
+		if after, ok, err := s.DeliveriesDoneNext(ctx, last.WebhookID, []int64{last.Seq}, at, until); err != nil || ok {
 			t.Fatalf("after the last: %+v %v %v, want nothing", after, ok, err)
 		}
 	})
