@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -80,8 +81,12 @@ func decodeWebhookRequest(c echo.Context) (webhooks.Subscription, error) {
 			causes = append(causes, apierrors.Cause{Kind: apierrors.KindIllegalValue, Field: "excludeActors", Reason: "must hold client ids"})
 		}
 	}
-	if len(w.EventTypes) > maxWebhookList || len(w.ExcludeActors) > maxWebhookList {
-		causes = append(causes, apierrors.Cause{Kind: apierrors.KindIllegalValue, Field: "eventTypes", Reason: "lists hold at most 64 entries"})
+	tooLong := "must hold at most " + strconv.Itoa(maxWebhookList) + " entries"
+	if len(w.EventTypes) > maxWebhookList {
+		causes = append(causes, apierrors.Cause{Kind: apierrors.KindIllegalValue, Field: "eventTypes", Reason: tooLong})
+	}
+	if len(w.ExcludeActors) > maxWebhookList {
+		causes = append(causes, apierrors.Cause{Kind: apierrors.KindIllegalValue, Field: "excludeActors", Reason: tooLong})
 	}
 	return w, apierrors.NewInvalid(causes...)
 }

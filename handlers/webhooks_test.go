@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,6 +22,13 @@ func TestWebhooks(t *testing.T) {
 			t.Errorf("webhook %s: %d %s", bad, r.Code, r.Body)
 		}
 	}
+	// A list over the limit is named itself.
+	actors := make([]string, 65)
+	for i := range actors {
+		actors[i] = "c" + strconv.Itoa(i)
+	}
+	e.do(request{method: http.MethodPost, path: "/webhooks", body: map[string]any{"url": "https://8.8.8.8/h", "excludeActors": actors}}).
+		wantError(400, apierrors.CodeIllegalValue, "excludeActors")
 	// sp:scopes:all only.
 	manager, secret := e.seedClient(t, "manager", []string{"sp:oauth-client:manage"})
 	e.do(request{method: http.MethodGet, path: "/webhooks", token: e.token(manager, secret, "")}).wantError(403, apierrors.CodeForbidden, "")
