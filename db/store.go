@@ -66,6 +66,9 @@ type Store struct {
 	now       func() time.Time
 	// pgURL is the PostgreSQL URL, for the listening connection.
 	pgURL string
+	// ckpt runs the WAL's checkpoints off the writer (checkpoint.go);
+	// nil but for a SQLite file.
+	ckpt *checkpointer
 	// written is notified after every commit of a write, and when Listen
 	// hears that another server committed an event.
 	written *events.Signal
@@ -164,7 +167,7 @@ func openSQLite(path string) (*Store, error) {
 	// machine's power); immediate transactions take the write lock at BEGIN
 	// so a read-then-write transaction never fails to upgrade.
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
-	w, err := gorm.Open(sqlite.Open(base+"&_txlock=immediate"), gormConfig())
+	w, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteWriterDriver, DSN: base + "&_txlock=immediate"}), gormConfig())
 	if err != nil {
 		return nil, sqliteOpenError(path, err)
 	}
@@ -186,7 +189,8 @@ func openSQLite(path string) (*Store, error) {
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s.w, s.r = w, r
-	s.closers = append(s.closers, rdb.Close, wdb.Close)
+	s.ckpt = startCheckpointer(rdb)
+	s.closers = append(s.closers, s.ckpt.close, rdb.Close, wdb.Close)
 	return s.finish(), nil
 }
 

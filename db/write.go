@@ -38,6 +38,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return translate(err)
 	}
+	if s.ckpt != nil {
+		s.ckpt.committed()
+	}
 	s.written.Notify()
 	return nil
 }
