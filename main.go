@@ -42,6 +42,7 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
+	tuneGC(os.LookupEnv)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "clientele:", err)
 		stop()
