@@ -32,13 +32,19 @@ import (
 // 2-core machine). With fsync on, the serialised part holds the WAL flush
 // too, so one store's writes are bounded by one commit at a time.
 //
+// The same statement announces the events to other servers' listeners
+// (NotifyEvents, sent when the transaction commits): one round trip fewer
+// than a statement of its own.
+//
 // On SQLite the same is two statements, bumpSeqSQL and readSeqSQL: there
 // an UPDATE … RETURNING costs about twice the CPU of the UPDATE and a
-// SELECT (BenchmarkTakeSeqs), and the one writer makes the pair atomic.
+// SELECT (BenchmarkTakeSeqs), the one writer makes the pair atomic, and
+// nobody listens.
 const (
-	takeSeqsSQL = "UPDATE event_sequence SET seq = seq + ? WHERE id = 1 RETURNING seq"
-	bumpSeqSQL  = "UPDATE event_sequence SET seq = seq + ? WHERE id = 1"
-	readSeqSQL  = "SELECT seq FROM event_sequence WHERE id = 1"
+	takeSeqsSQL = "UPDATE event_sequence SET seq = seq + ? WHERE id = 1 RETURNING seq, pg_notify('" +
+		NotifyChannel + "', '" + NotifyEvents + "') IS NULL"
+	bumpSeqSQL = "UPDATE event_sequence SET seq = seq + ? WHERE id = 1"
+	readSeqSQL = "SELECT seq FROM event_sequence WHERE id = 1"
 )
 
 // execQuerier is a transaction as notifyTx needs it.
@@ -61,9 +67,9 @@ func eventValues(e *pendingEvent) []any {
 }
 
 // eventChunks are the sizes in which a transaction's events (and their
-// deliveries) are inserted, largest first, from a fixed set of prepared
-// statements: one statement, on PostgreSQL one round trip, per chunk, and
-// at most six chunks for up to 63 events.
+// deliveries) are inserted on SQLite, largest first, from a fixed set of
+// prepared statements: one statement per chunk, and at most six chunks for
+// up to 63 events.
 var eventChunks = func() []eventChunk {
 	var out []eventChunk
 	for _, n := range []int{32, 16, 8, 4, 2, 1} {
@@ -78,6 +84,21 @@ type eventChunk struct {
 	n                  int
 	events, deliveries string
 }
+
+// pgEventsSQL[n] inserts n events and their deliveries on PostgreSQL in
+// one statement, one round trip (a data-modifying WITH; SQLite has none),
+// where the chunks' two statements each took up to twelve. pgx prepares
+// and caches each size on each connection by itself. A transaction with
+// more than pgEventsMax events takes several.
+const pgEventsMax = 64
+
+var pgEventsSQL = func() []string {
+	out := make([]string, pgEventsMax+1)
+	for n := 1; n <= pgEventsMax; n++ {
+		out[n] = rebindPostgres("WITH e AS (" + insertEventsSQL(n) + ") " + insertDeliveriesSQL(n))
+	}
+	return out
+}()
 
 func repeatJoined(s string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ")
@@ -94,7 +115,7 @@ func (s *Store) takeSeqs(ctx context.Context, tx *sql.Tx, n int) (int64, error) 
 		if err := s.queryRowFixed(ctx, tx, readSeqSQL).Scan(&last); err != nil {
 			return 0, err
 		}
-	} else if err := s.queryRowFixed(ctx, tx, takeSeqsSQL, n).Scan(&last); err != nil {
+	} else if err := s.queryRowFixed(ctx, tx, takeSeqsSQL, n).Scan(&last, new(bool)); err != nil {
 		return 0, err
 	}
 	return last - int64(n) + 1, nil
@@ -149,6 +170,9 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []pendingEvent
 	for i := range evs {
 		evs[i].ev.Seq = first + int64(i)
 	}
+	if s.dialect == Postgres {
+		return insertEventsPostgres(ctx, tx, evs)
+	}
 	for rest := evs; len(rest) > 0; {
 		c := eventChunks[len(eventChunks)-1]
 		for _, c = range eventChunks {
@@ -172,10 +196,25 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []pendingEvent
 			return fmt.Errorf("queueing the events for webhooks: %w", err)
 		}
 	}
-	// PostgreSQL sends one notification per transaction for equal
-	// payloads; one statement per transaction is enough.
-	if err := s.notifyTx(ctx, tx, NotifyEvents); err != nil {
-		return fmt.Errorf("announcing the events: %w", err)
+	return nil
+}
+
+// insertEventsPostgres inserts evs and their deliveries, pgEventsMax at a
+// statement.
+func insertEventsPostgres(ctx context.Context, tx *sql.Tx, evs []pendingEvent) error {
+	for rest := evs; len(rest) > 0; {
+		n := min(len(rest), pgEventsMax)
+		args := make([]any, 0, 12*n)
+		for i := range rest[:n] {
+			args = append(args, eventValues(&rest[i])...)
+		}
+		for i := range rest[:n] {
+			args = append(args, deliveryValues(&rest[i].ev)...)
+		}
+		if _, err := tx.ExecContext(ctx, pgEventsSQL[n], args...); err != nil {
+			return fmt.Errorf("recording the events: %w", err)
+		}
+		rest = rest[n:]
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -339,13 +340,19 @@ func (s *Store) rebind(q string) string {
 	if s.dialect != Postgres {
 		return q
 	}
+	return rebindPostgres(q)
+}
+
+// rebindPostgres numbers q's placeholders for PostgreSQL: ? becomes $1,
+// $2, …
+func rebindPostgres(q string) string {
 	var b []byte
 	n := 0
 	for i := 0; i < len(q); i++ {
 		if q[i] == '?' {
 			n++
 			b = append(b, '$')
-			b = append(b, fmt.Sprint(n)...)
+			b = strconv.AppendInt(b, int64(n), 10)
 			continue
 		}
 		b = append(b, q[i])

@@ -56,6 +56,18 @@ func TestListenHearsOtherServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(NotifyKeys)
+	// A client's write announces its events, once a transaction.
+	if _, err := a.CreateClient(ctx, newClient(hexID(1), "heard"), models.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect(NotifyEvents)
+	if _, err := a.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
+		c.Name = "heard again"
+		return nil
+	}, models.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect(NotifyEvents)
 	// A write that fails announces nothing.
 	if err := a.AddSigningKey(ctx, models.SigningKey{KID: "k2", Algorithm: "ES256", PrivateKey: []byte{1},
 		State: models.KeyActive, Created: now, Activates: now}); err == nil {

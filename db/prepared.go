@@ -30,7 +30,7 @@ var fixedWrites = func() map[string][]string {
 	}
 	return map[string][]string{
 		SQLite:   append([]string{bumpSeqSQL, readSeqSQL, insertTokenEventSQL}, chunks...),
-		Postgres: append([]string{takeSeqsSQL, insertTokenEventSQL}, chunks...),
+		Postgres: {takeSeqsSQL, insertTokenEventSQL},
 	}
 }()
 
