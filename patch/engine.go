@@ -1,7 +1,6 @@
 package patch
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -173,8 +172,8 @@ func applyOperations(doc []byte, ops []operation, rest int) ([]byte, error) {
 		return nil, apierrors.NewInternal(fmt.Errorf("the document to patch: %w", err))
 	}
 	p := make(jsonpatch.Patch, len(ops))
-	for i, op := range ops {
-		p[i] = libraryOperation(op)
+	for i := range ops {
+		p[i] = libraryOperation(&ops[i])
 	}
 	out, err := p.ApplyWithOptions(in, applyOptions())
 	if err != nil {
@@ -195,20 +194,15 @@ func applyOperations(doc []byte, ops []operation, rest int) ([]byte, error) {
 	return out, nil
 }
 
-// libraryOperation builds the library's operation from a checked one.
-func libraryOperation(op operation) jsonpatch.Operation {
-	raw := func(v any) *json.RawMessage {
-		b, _ := json.Marshal(v)
-		m := json.RawMessage(b)
-		return &m
-	}
-	o := jsonpatch.Operation{"op": raw(op.Op), "path": raw(op.Path)}
+// libraryOperation builds the library's operation from a checked one,
+// handing it the body's own JSON of each member.
+func libraryOperation(op *operation) jsonpatch.Operation {
+	o := jsonpatch.Operation{"op": &op.rawOp, "path": &op.rawPath}
 	if op.hasFrom {
-		o["from"] = raw(op.From)
+		o["from"] = &op.rawFrom
 	}
 	if op.Value != nil {
-		v := op.Value
-		o["value"] = &v
+		o["value"] = &op.Value
 	}
 	return o
 }
