@@ -96,7 +96,7 @@ func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version 
 	if err != nil {
 		return err
 	}
-	query, args := updateChanged(cur, &p.final, version)
+	query, args := updateChanged(cur, p.final, version)
 	c := &casCommit{id: cur.ID, query: s.rebind(query), args: args, recs: recs, wake: make(chan bool, 1)}
 	lead := s.commits.join(c)
 	for !lead {

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -15,7 +16,7 @@ import (
 // every write of a client moves its row's version, so the
 // compare-and-swap finds the row changed, the entry is dropped, and the
 // batch applies again on a snapshot read from the store. Entries are the
-// client as reading its row gives it (asStored), so an answer or an ETag
+// client as reading its row gives it (asStoredOver), so an answer or an ETag
 // computed from one is the one a read would give.
 
 // maxSnapshots bounds the cache: about a kilobyte a client.
@@ -31,7 +32,9 @@ type cachedSnapshot struct {
 	version int64
 }
 
-// get returns a copy of id's entry.
+// get returns id's entry. Entries are never changed in place (put
+// replaces them whole), so the entry itself is handed out, not a copy:
+// the caller must not change it, and gives fn a Clone of it (plan).
 func (sc *snapshotCache) get(id string) (models.OAuthClient, int64, bool) {
 	sc.mu.Lock()
 	e, ok := sc.m[id]
@@ -39,14 +42,18 @@ func (sc *snapshotCache) get(id string) (models.OAuthClient, int64, bool) {
 	if !ok {
 		return models.OAuthClient{}, 0, false
 	}
-	return e.c.Clone(), e.version, true
+	return e.c, e.version, true
 }
 
-// put remembers c at version unless a newer version is known. A full
+// put remembers c, written at version by updateChanged(base, c, …) over
+// base's row, base being the client as stored at the version before (or c
+// itself when nothing was written), unless a newer version is known. The
+// entry shares memory with base: neither may be changed afterwards. A full
 // cache forgets an entry it picks at random (Go's map order).
-func (sc *snapshotCache) put(c *models.OAuthClient, version int64) {
-	stored, err := asStored(c)
+func (sc *snapshotCache) put(base, c *models.OAuthClient, version int64) {
+	stored, err := asStoredOver(base, c)
 	if err != nil {
+		sc.drop(c.ID)
 		return
 	}
 	sc.mu.Lock()
@@ -72,16 +79,28 @@ func (sc *snapshotCache) drop(id string) {
 	sc.mu.Unlock()
 }
 
-// asStored is c as reading its row back gives it: every column's value as
-// written, loaded again.
-func asStored(c *models.OAuthClient) (models.OAuthClient, error) {
-	var out models.OAuthClient
+// asStoredOver is c as reading its row back gives it after
+// updateChanged(base, c, …) wrote it over base's row, base being as
+// stored. The columns updateChanged left alone (the fixed ones, and those
+// equal in base and c, which then hold the same column value) still hold
+// base's values, so they are base's, shared rather than copied; only the
+// columns written go through the round trip: their value as written,
+// loaded again. Each load sets its member's field whole, never changing
+// what base's field points to.
+func asStoredOver(base, c *models.OAuthClient) (models.OAuthClient, error) {
+	out := *base
+	if base == c {
+		return out, nil
+	}
 	for _, col := range readColumns {
+		if col.fixed || col.equal(base, c) {
+			continue
+		}
 		v, err := cellOf(col.value(c))
 		if err != nil {
 			return models.OAuthClient{}, fmt.Errorf("%s: %w", col.name, err)
 		}
-		if err := col.load(&out, &cell{st: col.storage, v: v}); err != nil {
+		if err := col.load(&out, &v); err != nil {
 			return models.OAuthClient{}, fmt.Errorf("%s: %w", col.name, err)
 		}
 	}
@@ -89,27 +108,30 @@ func asStored(c *models.OAuthClient) (models.OAuthClient, error) {
 }
 
 // cellOf is a column's value as written (clientColumn.value) as a read
-// gives it.
-func cellOf(v any) (models.Cell, error) {
+// gives it to load.
+func cellOf(v any) (cell, error) {
 	switch v := v.(type) {
 	case nil:
-		return models.Cell{}, nil
+		return cell{}, nil
 	case string:
-		return models.Cell{Valid: true, Text: v}, nil
+		return cell{v: models.Cell{Valid: true, Text: v}}, nil
 	case *string:
 		if v == nil {
-			return models.Cell{}, nil
+			return cell{}, nil
 		}
-		return models.Cell{Valid: true, Text: *v}, nil
+		return cell{v: models.Cell{Valid: true, Text: *v}}, nil
 	case int64:
-		return models.Cell{Valid: true, Int: v}, nil
+		return cell{v: models.Cell{Valid: true, Int: v}}, nil
 	case *int64:
 		if v == nil {
-			return models.Cell{}, nil
+			return cell{}, nil
 		}
-		return models.Cell{Valid: true, Int: *v}, nil
+		return cell{v: models.Cell{Valid: true, Int: *v}}, nil
 	case bool:
-		return models.Cell{Valid: true, Bool: v}, nil
+		return cell{v: models.Cell{Valid: true, Bool: v}}, nil
+	case []byte:
+		// A blob, as cell.Scan keeps it: a copy of its own.
+		return cell{v: models.Cell{Valid: true}, raw: bytes.Clone(v)}, nil
 	}
-	return models.Cell{}, fmt.Errorf("unexpected %T", v)
+	return cell{}, fmt.Errorf("unexpected %T", v)
 }

@@ -153,7 +153,7 @@ func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 			if !fresh {
 				continue
 			}
-			s.snapshots.put(&cur, version)
+			s.snapshots.put(&cur, &cur, version)
 			return
 		}
 		err := s.commitCAS(ctx, &cur, version, &p)
@@ -166,7 +166,7 @@ func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 			fail(p.written, err)
 			return
 		}
-		s.snapshots.put(&p.final, version+1)
+		s.snapshots.put(&cur, p.final, version+1)
 		return
 	}
 	// Other servers keep winning: apply the batch once more inside the
@@ -208,17 +208,30 @@ func fail(batch []*update, err error) {
 type plan struct {
 	changes []clientChange
 	// final is the state after every change.
-	final models.OAuthClient
+	final *models.OAuthClient
 	// written are the updates whose answer depends on the commit.
 	written []*update
 }
 
 // plan runs every fn of batch in order, each on the state the ones before
 // it left; a failed fn or a dry run leaves the state as it was.
+//
+// Nothing here copies a state but for fn: each fn gets a Clone of the
+// state, which becomes the next state whole when it is a change, and no
+// state is changed in place afterwards. So cur (which may be a cached
+// snapshot), each state, each change's before and after, final and the
+// answer of a change share memory rather than being cloned; change k's
+// after is change k+1's before, the same pointer. The store only reads
+// them (the UPDATE, the events, the snapshot cache, which shares only cur's
+// memory); the answers are not handed out before the batch is done. Each
+// answer is its caller's own: a change's is the Clone its fn changed, which
+// nothing else holds once the batch is done, and an answer that changes
+// nothing is a Clone, since the state it equals is cur's memory or
+// another answer's.
 func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 	now := s.nowMillis()
 	var p plan
-	state := cur.Clone()
+	state := cur
 	for _, u := range batch {
 		next := state.Clone()
 		if err := u.fn(&next); err != nil {
@@ -227,13 +240,13 @@ func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 		}
 		next.ID, next.Created, next.Modified, next.LastUsed = state.ID, state.Created, state.Modified, state.LastUsed
 		u.err = nil
-		if models.SameStoredValues(&state, &next) {
+		if models.SameStoredValues(state, &next) {
 			u.out = state.Clone()
 			p.written = append(p.written, u)
 			continue
 		}
 		next.Modified = now
-		if models.InvalidatesTokens(&state, &next) {
+		if models.InvalidatesTokens(state, &next) {
 			next.TokenGeneration = state.TokenGeneration + 1
 		}
 		u.out = next
@@ -241,10 +254,9 @@ func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 		if u.dryRun {
 			continue
 		}
-		before := state
-		after := next.Clone()
-		p.changes = append(p.changes, clientChange{id: cur.ID, before: &before, after: &after, origin: u.origin})
-		state = next.Clone()
+		after := &next
+		p.changes = append(p.changes, clientChange{id: cur.ID, before: state, after: after, origin: u.origin})
+		state = after
 	}
 	p.final = state
 	return p
@@ -253,7 +265,7 @@ func (s *Store) plan(cur *models.OAuthClient, batch []*update) plan {
 // commitPlan writes p's final state over cur, if the row is still at
 // version, and records each change.
 func (s *Store) commitPlan(ctx context.Context, tx *sql.Tx, cur *models.OAuthClient, version int64, p plan) error {
-	query, args := updateChanged(cur, &p.final, version)
+	query, args := updateChanged(cur, p.final, version)
 	res, err := tx.ExecContext(ctx, s.rebind(query), args...)
 	if err != nil {
 		return err
