@@ -84,11 +84,14 @@ type record struct {
 
 type records []record
 
-// prepareRecords builds the records of changes, for writeRecords.
+// prepareRecords builds the records of changes, for writeRecords. A
+// change whose before is the previous change's after (the same pointer,
+// as plan makes a batch's changes) reuses that after's encoding.
 func (s *Store) prepareRecords(ctx context.Context, changes []clientChange) (records, error) {
 	now := s.nowMillis()
 	out := make(records, 0, len(changes))
-	for _, c := range changes {
+	var prev encodedSnapshot
+	for i, c := range changes {
 		typ := events.Patched
 		switch {
 		case c.before == nil:
@@ -96,11 +99,23 @@ func (s *Store) prepareRecords(ctx context.Context, changes []clientChange) (rec
 		case c.after == nil:
 			typ = events.Deleted
 		}
-		ev, err := newEvent(events.WithOrigin(ctx, c.origin), typ, c.before, c.after, now)
+		before := prev
+		if i == 0 || c.before == nil || c.before != changes[i-1].after {
+			var err error
+			if before, err = encodeState(c.before); err != nil {
+				return nil, err
+			}
+		}
+		after, err := encodeState(c.after)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := newEvent(events.WithOrigin(ctx, c.origin), typ, before, after, now)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, record{id: c.id, endsTokens: endsTokens(c.before, c.after), ev: ev})
+		prev = after
 	}
 	return out, nil
 }
