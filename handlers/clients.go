@@ -118,13 +118,13 @@ func (s *Server) getOauthClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, etag := renderClient(&cl, s.now())
-	h := c.Response().Header()
-	h.Set(headerETag, etag)
-	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && matchesETag(inm, etag, false) {
+	r := renderPooled(&cl, s.now())
+	defer r.release()
+	c.Response().Header().Set(headerETag, r.etag)
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && matchesETag(inm, r.etag, false) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.JSONBlob(http.StatusOK, body)
+	return c.JSONBlob(http.StatusOK, r.body)
 }
 
 // patchOauthClient answers PATCH /oauth-clients/{id} with JSON Patch or JSON

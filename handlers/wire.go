@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -58,6 +59,36 @@ func renderClient(c *models.OAuthClient, at time.Time) ([]byte, string) {
 	return body, etagOf(body)
 }
 
+// A rendering is written and forgotten: its buffer is taken from
+// renderBuffers and given back once the answer holds the bytes (echo's
+// Blob writes them to the ResponseWriter, which copies them, before it
+// returns). Buffers grown past maxPooledRender are left to the collector.
+var renderBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledRender = 16 << 10
+
+// rendering is renderClient into a pooled buffer; release gives it back,
+// after which body must not be used.
+type rendering struct {
+	body []byte
+	etag string
+	buf  *[]byte
+}
+
+func renderPooled(c *models.OAuthClient, at time.Time) rendering {
+	buf := renderBuffers.Get().(*[]byte)
+	body := appendClient((*buf)[:0], c, at)
+	return rendering{body: body, etag: etagOf(body), buf: buf}
+}
+
+func (r *rendering) release() {
+	if cap(r.body) <= maxPooledRender {
+		*r.buf = r.body[:0]
+		renderBuffers.Put(r.buf)
+	}
+	r.body, r.buf = nil, nil
+}
+
 // renderClients returns the JSON array of clients at the instant at.
 func renderClients(clients []models.OAuthClient, at time.Time) []byte {
 	body := append(make([]byte, 0, 2+len(clients)*768), '[')
@@ -72,13 +103,17 @@ func renderClients(clients []models.OAuthClient, at time.Time) []byte {
 
 func etagOf(body []byte) string {
 	sum := sha256.Sum256(body)
-	return `"` + hex.EncodeToString(sum[:16]) + `"`
+	var quoted [2 + 2*16]byte
+	quoted[0], quoted[len(quoted)-1] = '"', '"'
+	hex.Encode(quoted[1:len(quoted)-1], sum[:16])
+	return string(quoted[:])
 }
 
 func writeClient(c echo.Context, status int, cl *models.OAuthClient, at time.Time) error {
-	body, etag := renderClient(cl, at)
-	c.Response().Header().Set(headerETag, etag)
-	return c.JSONBlob(status, body)
+	r := renderPooled(cl, at)
+	defer r.release()
+	c.Response().Header().Set(headerETag, r.etag)
+	return c.JSONBlob(status, r.body)
 }
 
 // secretMember is the one member of the wire that is not in the table of
@@ -123,7 +158,9 @@ func checkIfMatch(header string, cur *models.OAuthClient, at time.Time) error {
 	if header == "" {
 		return nil
 	}
-	_, etag := renderClient(cur, at)
+	r := renderPooled(cur, at)
+	etag := r.etag
+	r.release()
 	if !matchesETag(header, etag, true) {
 		return apierrors.NewPreconditionFailed("If-Match: the client has changed; its current ETag is " + etag)
 	}
