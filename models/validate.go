@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -92,18 +93,17 @@ func (c *OAuthClient) Causes() []apierrors.Cause {
 	}
 	seen := make(map[string]bool, len(c.RedirectURIs))
 	for i, u := range c.RedirectURIs {
-		field := fmt.Sprintf("redirectUris/%d", i)
 		if seen[u] {
-			v.illegal(field, "duplicates an earlier URI")
+			v.illegal(elementField("redirectUris", i), "duplicates an earlier URI")
 			continue
 		}
 		seen[u] = true
 		if utf8.RuneCountInString(u) > MaxURLLength {
-			v.length(field, fmt.Sprintf("must be at most %d characters", MaxURLLength))
+			v.length(elementField("redirectUris", i), fmt.Sprintf("must be at most %d characters", MaxURLLength))
 			continue
 		}
 		if reason := redirectURIProblem(u); reason != "" {
-			v.illegal(field, reason)
+			v.illegal(elementField("redirectUris", i), reason)
 		}
 	}
 
@@ -112,12 +112,11 @@ func (c *OAuthClient) Causes() []apierrors.Cause {
 	}
 	seenGrant := map[GrantType]bool{}
 	for i, g := range c.GrantTypes {
-		field := fmt.Sprintf("grantTypes/%d", i)
 		switch {
 		case g != GrantClientCredentials && g != GrantAuthorizationCode && g != GrantRefreshToken:
-			v.illegal(field, "must be one of CLIENT_CREDENTIALS, AUTHORIZATION_CODE, REFRESH_TOKEN")
+			v.illegal(elementField("grantTypes", i), "must be one of CLIENT_CREDENTIALS, AUTHORIZATION_CODE, REFRESH_TOKEN")
 		case seenGrant[g]:
-			v.illegal(field, "duplicates an earlier grant type")
+			v.illegal(elementField("grantTypes", i), "duplicates an earlier grant type")
 		}
 		seenGrant[g] = true
 	}
@@ -143,14 +142,13 @@ func (c *OAuthClient) Causes() []apierrors.Cause {
 	}
 	seenAud := make(map[string]bool, len(c.Audience))
 	for i, a := range c.Audience {
-		field := fmt.Sprintf("audience/%d", i)
 		switch n := utf8.RuneCountInString(a); {
 		case seenAud[a]:
-			v.illegal(field, "duplicates an earlier value")
+			v.illegal(elementField("audience", i), "duplicates an earlier value")
 		case n == 0 || n > MaxAudienceLength:
-			v.length(field, fmt.Sprintf("must be 1 to %d characters", MaxAudienceLength))
+			v.length(elementField("audience", i), fmt.Sprintf("must be 1 to %d characters", MaxAudienceLength))
 		case strings.ContainsFunc(a, unicode.IsSpace):
-			v.illegal(field, "must not contain whitespace")
+			v.illegal(elementField("audience", i), "must not contain whitespace")
 		}
 		seenAud[a] = true
 	}
@@ -160,12 +158,11 @@ func (c *OAuthClient) Causes() []apierrors.Cause {
 	}
 	seenScope := make(map[string]bool, len(c.Scope))
 	for i, s := range c.Scope {
-		field := fmt.Sprintf("scope/%d", i)
 		switch {
 		case !ValidScopeToken(s):
-			v.illegal(field, "must be an RFC 6749 scope token")
+			v.illegal(elementField("scope", i), "must be an RFC 6749 scope token")
 		case seenScope[s]:
-			v.illegal(field, "duplicates an earlier scope")
+			v.illegal(elementField("scope", i), "duplicates an earlier scope")
 		}
 		seenScope[s] = true
 	}
@@ -181,12 +178,11 @@ func (v *validator) credentials(c *OAuthClient) {
 	}
 	seen := map[AuthMethod]bool{}
 	for i, m := range c.TokenEndpointAuthMethods {
-		field := fmt.Sprintf("tokenEndpointAuthMethods/%d", i)
 		switch {
 		case m != AuthSecretBasic && m != AuthSecretPost && m != AuthPrivateKeyJWT && m != AuthNone:
-			v.illegal(field, "must be one of client_secret_basic, client_secret_post, private_key_jwt, none")
+			v.illegal(elementField("tokenEndpointAuthMethods", i), "must be one of client_secret_basic, client_secret_post, private_key_jwt, none")
 		case seen[m]:
-			v.illegal(field, "duplicates an earlier method")
+			v.illegal(elementField("tokenEndpointAuthMethods", i), "duplicates an earlier method")
 		}
 		seen[m] = true
 	}
@@ -235,6 +231,11 @@ type validator struct{ causes []apierrors.Cause }
 func (v *validator) add(k apierrors.Kind, field, reason string) {
 	v.causes = append(v.causes, apierrors.Cause{Kind: k, Field: field, Reason: reason})
 }
+
+// elementField names element i of an array member, built only for a
+// cause: a valid client costs no formatting.
+func elementField(member string, i int) string { return member + "/" + strconv.Itoa(i) }
+
 func (v *validator) illegal(field, reason string) { v.add(apierrors.KindIllegalValue, field, reason) }
 func (v *validator) length(field, reason string)  { v.add(apierrors.KindLength, field, reason) }
 
