@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"bytes"
 	"encoding/json"
 )
 
@@ -26,6 +27,12 @@ func Costly(mediaType string, body []byte) bool {
 	if mediaType != MediaJSONPatch {
 		return false
 	}
+	// Without an escape, an op is "copy" only where the body spells it, so
+	// a body that does not is costly exactly when the decoding below would
+	// fail: it is not JSON, or not null or an array of objects and nulls.
+	if bytes.IndexByte(body, '\\') < 0 && !bytes.Contains(body, []byte("copy")) {
+		return !json.Valid(body) || !arrayOfObjects(body)
+	}
 	var ops []struct {
 		Op json.RawMessage `json:"op"`
 	}
@@ -39,4 +46,34 @@ func Costly(mediaType string, body []byte) bool {
 		}
 	}
 	return false
+}
+
+// arrayOfObjects reports whether body, valid JSON, decodes into a slice of
+// structs: null, or an array whose elements are objects or nulls.
+func arrayOfObjects(body []byte) bool {
+	r := opReader{src: body}
+	r.space()
+	if bytes.HasPrefix(body[r.pos:], []byte("null")) {
+		return true
+	}
+	if !r.at('[') {
+		return false
+	}
+	r.pos++
+	r.space()
+	if r.at(']') {
+		return true
+	}
+	for {
+		r.space()
+		if !r.at('{') && !r.at('n') {
+			return false
+		}
+		if _, ok := r.value(); !ok {
+			return false
+		}
+		if done, ok := r.next(']'); !ok || done {
+			return ok
+		}
+	}
 }
