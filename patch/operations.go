@@ -220,6 +220,12 @@ type opReader struct {
 
 func (r *opReader) at(c byte) bool { return r.pos < len(r.src) && r.src[r.pos] == c }
 
+// rest reports whether only white space follows r.pos.
+func (r *opReader) rest() bool {
+	r.space()
+	return r.pos == len(r.src)
+}
+
 func (r *opReader) space() {
 	for r.pos < len(r.src) {
 		switch r.src[r.pos] {

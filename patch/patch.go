@@ -227,9 +227,7 @@ var patchedDoc = func() reflect.Type {
 // members i for which touched[i] holds, and the others keep c's values.
 func decodePatched(c *models.OAuthClient, doc []byte, touched []bool) (models.OAuthClient, error) {
 	d := reflect.New(patchedDoc)
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(d.Interface()); err != nil {
+	if err := decodeStrictly(doc, d.Interface()); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			field, _, _ := strings.Cut(typeErr.Field, ".")
@@ -259,4 +257,57 @@ func decodePatched(c *models.OAuthClient, doc []byte, touched []bool) (models.OA
 		return models.OAuthClient{}, apierrors.NewRequiredMissing(missing...)
 	}
 	return next, nil
+}
+
+// decodeStrictly decodes doc, one JSON object, into v as a json.Decoder
+// with DisallowUnknownFields does. patchedDoc has no struct inside it, so
+// only doc's own members can be unknown fields: when each is named exactly
+// as a patchable member, json.Unmarshal decodes the same and spares the
+// Decoder and its buffer.
+func decodeStrictly(doc []byte, v any) error {
+	if onlyPatchableMembers(doc) {
+		return json.Unmarshal(doc, v)
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// onlyPatchableMembers reports whether doc is one object, and nothing
+// after it, each of whose member names is written, without escapes, as a
+// patchable member's.
+func onlyPatchableMembers(doc []byte) bool {
+	r := opReader{src: doc}
+	r.space()
+	if !r.at('{') {
+		return false
+	}
+	r.pos++
+	r.space()
+	if r.at('}') {
+		r.pos++
+		return r.rest()
+	}
+	for {
+		r.space()
+		name, ok := r.value()
+		if !ok || len(name) < 2 || name[0] != '"' || bytes.IndexByte(name, '\\') >= 0 ||
+			!models.IsPatchable(string(name[1:len(name)-1])) {
+			return false
+		}
+		r.space()
+		if !r.at(':') {
+			return false
+		}
+		r.pos++
+		r.space()
+		if _, ok := r.value(); !ok {
+			return false
+		}
+		if done, ok := r.next('}'); !ok {
+			return false
+		} else if done {
+			return r.rest()
+		}
+	}
 }
