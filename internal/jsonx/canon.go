@@ -58,7 +58,7 @@ type Options struct {
 // Errors are *SyntaxError, *DepthError or *DuplicateError; on error the
 // returned slice is dst unchanged.
 func Canonical(dst, src []byte, opts Options) ([]byte, error) {
-	r := reader{src: src, out: dst, opts: opts}
+	r := reader{src: src, out: dst, opts: opts, path: make([]frame, 0, 8)}
 	r.space()
 	if err := r.value(0); err != nil {
 		return dst, err
@@ -157,7 +157,8 @@ func (r *reader) object(depth int) error {
 	r.out = append(r.out, '{')
 	r.path = append(r.path, frame{})
 	defer func() { r.path = r.path[:len(r.path)-1] }()
-	var names [][]byte // small objects: a linear scan beats a map
+	var small [16][]byte
+	names := small[:0] // small objects: a linear scan beats a map
 	var set map[string]bool
 	r.space()
 	if r.pos < len(r.src) && r.src[r.pos] == '}' {
