@@ -65,6 +65,9 @@ const libraryDepth = 1 << 12
 func readBody(body []byte, opts jsonx.Options) ([]byte, error) {
 	opts.MaxDepth = MaxDepth
 	out, err := jsonx.Canonical(make([]byte, 0, len(body)), body, opts)
+	if err == nil {
+		return out, nil
+	}
 	var depth *jsonx.DepthError
 	var dup *jsonx.DuplicateError
 	switch {
@@ -72,10 +75,8 @@ func readBody(body []byte, opts jsonx.Options) ([]byte, error) {
 		return nil, apierrors.NewLimitViolation(depth.Error())
 	case errors.As(err, &dup):
 		return nil, apierrors.NewBadSyntax(fmt.Sprintf("body%s: member %q is duplicated", dup.Pointer, dup.Name))
-	case err != nil:
-		return nil, apierrors.NewBadSyntax("body: " + err.Error())
 	}
-	return out, nil
+	return nil, apierrors.NewBadSyntax("body: " + err.Error())
 }
 
 // applyJSONPatch applies an RFC 6902 body to doc, any JSON document, after
@@ -105,10 +106,10 @@ func applyToClient(c *models.OAuthClient, body []byte) (doc []byte, touched []bo
 	members := models.PatchableMembers()
 	touched = make([]bool, len(members))
 	for _, op := range ops {
-		for _, p := range []string{op.Path, op.From} {
-			if tokens, _ := pointerTokens(p); len(tokens) > 0 {
+		for _, p := range [...]string{op.Path, op.From} {
+			if name, ok := firstToken(p); ok {
 				for i, m := range members {
-					touched[i] = touched[i] || m.Name == tokens[0]
+					touched[i] = touched[i] || m.Name == name
 				}
 			}
 		}
@@ -175,7 +176,7 @@ func applyOperations(doc []byte, ops []operation, rest int) ([]byte, error) {
 	for i := range ops {
 		p[i] = libraryOperation(&ops[i])
 	}
-	out, err := p.ApplyWithOptions(in, applyOptions())
+	out, err := p.ApplyWithOptions(in, libraryOptions)
 	if err != nil {
 		return nil, libraryError(err, "")
 	}
@@ -206,6 +207,9 @@ func libraryOperation(op *operation) jsonpatch.Operation {
 	}
 	return o
 }
+
+// libraryOptions is shared by every run of the library, which only reads it.
+var libraryOptions = applyOptions()
 
 func applyOptions() *jsonpatch.ApplyOptions {
 	o := jsonpatch.NewApplyOptions()

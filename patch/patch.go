@@ -128,9 +128,8 @@ func pointerTokens(p string) ([]string, string) {
 	if p[0] != '/' {
 		return nil, "must start with /"
 	}
-	raw := strings.Split(p[1:], "/")
-	tokens := make([]string, len(raw))
-	for i, r := range raw {
+	tokens := strings.Split(p[1:], "/")
+	for i, r := range tokens {
 		t, ok := unescapeToken(r)
 		if !ok {
 			return nil, "has an invalid ~ escape"
@@ -141,6 +140,29 @@ func pointerTokens(p string) ([]string, string) {
 		tokens[i] = t
 	}
 	return tokens, ""
+}
+
+// firstToken is pointerTokens(p)[0], without building the other tokens;
+// false when pointerTokens refuses p.
+func firstToken(p string) (string, bool) {
+	if p == "" || p[0] != '/' {
+		return "", false
+	}
+	first, rest := "", p[1:]
+	for i := 0; ; i++ {
+		r, after, more := strings.Cut(rest, "/")
+		t, ok := unescapeToken(r)
+		if !ok || t == "" {
+			return "", false
+		}
+		if i == 0 {
+			first = t
+		}
+		if !more {
+			return first, true
+		}
+		rest = after
+	}
 }
 
 // pointerProblem says why p may not be patched, or "" when it may.
