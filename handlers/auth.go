@@ -27,8 +27,10 @@ type caller struct {
 func (c *caller) Holds(scope string) bool { return authserver.Holds(c.Scope, scope) }
 
 func callerOf(c echo.Context) *caller {
-	cl, _ := c.Get(ctxCaller).(*caller)
-	return cl
+	if st := stateOf(c); st != nil && st.hasCaller {
+		return &st.caller
+	}
+	return nil
 }
 
 // authenticate accepts only Clientele's own valid, live access tokens, sent
@@ -47,7 +49,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		c.Set(ctxCaller, &caller{ClientID: claims.ClientID, Scope: claims.Scope})
+		setCaller(c, caller{ClientID: claims.ClientID, Scope: claims.Scope})
 		// The store's event writer records who asked for a write.
 		c.SetRequest(c.Request().WithContext(events.WithOrigin(c.Request().Context(),
 			events.Origin{Actor: claims.ClientID, TrackingID: trackingID(c)})))

@@ -16,9 +16,32 @@ import (
 
 const (
 	headerRequestID = "X-Request-ID"
-	ctxTrackingID   = "clientele.trackingId"
-	ctxCaller       = "clientele.caller"
+	ctxRequest      = "clientele.request"
 )
+
+// requestState is what the middleware learns about a request, held as one
+// value of the echo context: its trackingId and, once authenticated, who
+// is calling.
+type requestState struct {
+	trackingID string
+	caller     caller
+	hasCaller  bool
+}
+
+func stateOf(c echo.Context) *requestState {
+	st, _ := c.Get(ctxRequest).(*requestState)
+	return st
+}
+
+// setCaller records who is calling.
+func setCaller(c echo.Context, cl caller) {
+	st := stateOf(c)
+	if st == nil {
+		st = &requestState{}
+		c.Set(ctxRequest, st)
+	}
+	st.caller, st.hasCaller = cl, true
+}
 
 // requestID gives every request a trackingId: the caller's X-Request-ID when
 // it is 32 lowercase hex, else a new one. Every response carries it.
@@ -28,7 +51,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if !isTrackingID(id) {
 			id = newTrackingID()
 		}
-		c.Set(ctxTrackingID, id)
+		c.Set(ctxRequest, &requestState{trackingID: id})
 		c.Response().Header().Set(headerRequestID, id)
 		return next(c)
 	}
@@ -90,8 +113,10 @@ func newTrackingID() string {
 }
 
 func trackingID(c echo.Context) string {
-	id, _ := c.Get(ctxTrackingID).(string)
-	return id
+	if st := stateOf(c); st != nil {
+		return st.trackingID
+	}
+	return ""
 }
 
 // logRequests writes one structured line per request. It never logs bodies,
@@ -117,8 +142,8 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		clientID := ""
-		if caller, ok := c.Get(ctxCaller).(*caller); ok {
-			clientID = caller.ClientID
+		if cl := callerOf(c); cl != nil {
+			clientID = cl.ClientID
 		}
 		s.log.LogAttrs(c.Request().Context(), level, "request",
 			slog.String("trackingId", trackingID(c)),

@@ -86,7 +86,7 @@ func (s *Server) createToken(c echo.Context) error {
 	if issued.LastUsedErr != nil {
 		s.log.Warn("recording lastUsed", "trackingId", trackingID(c), "clientId", issued.Client.ID, "error", issued.LastUsedErr.Error())
 	}
-	c.Set(ctxCaller, &caller{ClientID: issued.Client.ID})
+	setCaller(c, caller{ClientID: issued.Client.ID})
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "no-store")
 	h.Set("Pragma", "no-cache")
