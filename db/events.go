@@ -121,29 +121,29 @@ func (s *Store) takeSeqs(ctx context.Context, tx *sql.Tx, n int) (int64, error) 
 	return last - int64(n) + 1, nil
 }
 
-// pendingEvent is an event built before its seq is taken, with its
-// snapshots encoded.
+// pendingEvent is an event built before its seq is taken. Its snapshots
+// are held encoded only (before, after): ev.Before and ev.After are nil.
 type pendingEvent struct {
 	ev            events.Event
 	before, after *string
 }
 
-// encodedSnapshot is a client as an event keeps it (snapshot) and its
-// JSON (encodeSnapshot), made once for the event whose after it is and
-// the next change's event, whose before it is.
+// encodedSnapshot is a client's JSON as an event records it: of,
+// encodeSnapshot(snapshot(of)). A batch makes it once for the change whose
+// after of is and the next change, whose before it is; the snapshot cache
+// keeps it with the entry when it is known to be the entry's.
 type encodedSnapshot struct {
-	c    *models.OAuthClient
+	of   *models.OAuthClient
 	json *string
 }
 
 // encodeState is c's encodedSnapshot; nil (no client) gives nils.
 func encodeState(c *models.OAuthClient) (encodedSnapshot, error) {
-	snap := snapshot(c)
-	j, err := encodeSnapshot(snap)
+	j, err := encodeSnapshot(snapshot(c))
 	if err != nil {
 		return encodedSnapshot{}, err
 	}
-	return encodedSnapshot{c: snap, json: j}, nil
+	return encodedSnapshot{of: c, json: j}, nil
 }
 
 // newEvent builds the event of the client going from before to after (nil
@@ -158,12 +158,14 @@ func newEvent(ctx context.Context, typ events.Type, before, after encodedSnapsho
 	if err != nil {
 		return pendingEvent{}, err
 	}
-	ev := events.Event{ID: hex.EncodeToString(id[:]), Type: typ, Actor: o.Actor, TrackingID: o.TrackingID, Time: now,
-		Before: before.c, After: after.c}
-	if ev.State() == nil {
+	state := after.of
+	if state == nil {
+		state = before.of
+	}
+	if state == nil {
 		return pendingEvent{}, errors.New("store: an event needs a client before or after")
 	}
-	ev.ClientID = ev.State().ID
+	ev := events.Event{ID: hex.EncodeToString(id[:]), Type: typ, ClientID: state.ID, Actor: o.Actor, TrackingID: o.TrackingID, Time: now}
 	return pendingEvent{ev: ev, before: before.json, after: after.json}, nil
 }
 

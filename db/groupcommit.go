@@ -92,9 +92,12 @@ func (q *commitQueue) handOff() {
 // version, with p's records, sharing a transaction with other clients'
 // commits. It returns errStale when the row changed.
 func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version int64, p *plan) error {
-	recs, err := s.prepareRecords(ctx, p.changes)
+	recs, err := s.prepareRecords(ctx, p.changes, p.known)
 	if err != nil {
 		return err
+	}
+	if n := len(recs); n > 0 {
+		p.finalJSON = recs[n-1].ev.after // p.final is the last change's after
 	}
 	query, args := updateChanged(cur, p.final, version)
 	c := &casCommit{id: cur.ID, query: s.rebind(query), args: args, recs: recs, wake: make(chan bool, 1)}

@@ -224,3 +224,88 @@ func TestCachedSnapshotOfARegisteredClient(t *testing.T) {
 		}
 	})
 }
+
+// sameEventJSON never says yes for two clients that encode differently,
+// and says yes for a client and its as-stored twin when nothing but the
+// fields no event shows differ.
+func TestSameEventJSON(t *testing.T) {
+	base := newClient(hexID(1), "same")
+	d := "d"
+	base.Description = &d
+	base.JWKS = models.KeySet(`{"keys":[]}`)
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	base.Secrets[0].Expires = &at
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		paris = time.FixedZone("CET", 3600)
+	}
+	for _, v := range []struct {
+		name   string
+		change func(c *models.OAuthClient)
+		same   bool
+	}{
+		{"identical", func(c *models.OAuthClient) {}, true},
+		{"secret hash", func(c *models.OAuthClient) { c.Secrets[0].Hash = []byte("other") }, true},
+		{"registration token", func(c *models.OAuthClient) { c.RegistrationTokenHash = []byte("reg") }, true},
+		{"time in UTC elsewhere", func(c *models.OAuthClient) { c.Created = c.Created.In(time.FixedZone("Z", 0)) }, true},
+		{"time in another zone", func(c *models.OAuthClient) { c.Modified = c.Modified.In(paris) }, false},
+		{"nanoseconds", func(c *models.OAuthClient) { c.Secrets[0].Created = c.Secrets[0].Created.Add(1) }, false},
+		{"expiry gone", func(c *models.OAuthClient) { c.Secrets[0].Expires = nil }, false},
+		{"nil array", func(c *models.OAuthClient) { c.RedirectURIs = nil }, false},
+		{"element", func(c *models.OAuthClient) { c.Scope = []string{"other"} }, false},
+		{"description", func(c *models.OAuthClient) { e := "e"; c.Description = &e }, false},
+		{"keys", func(c *models.OAuthClient) { c.JWKS = models.KeySet(`{"keys": []}`) }, false},
+		{"no keys", func(c *models.OAuthClient) { c.JWKS = nil }, false},
+		{"generation", func(c *models.OAuthClient) { c.TokenGeneration++ }, false},
+		{"flag", func(c *models.OAuthClient) { c.Internal = !c.Internal }, false},
+	} {
+		a := base.Clone()
+		b := base.Clone()
+		v.change(&b)
+		ja, jb := eventJSON(t, &a), eventJSON(t, &b)
+		if got := sameEventJSON(&a, &b); got != v.same || got && ja != jb {
+			t.Errorf("%s: sameEventJSON says %v\n%s\n%s", v.name, got, ja, jb)
+		}
+	}
+}
+
+// An update whose result is not stored as it was given (a time to the
+// nanosecond, in a zone: its column keeps milliseconds in UTC) records that
+// result as its after, and the next update's before is the client as
+// stored, not that after again.
+func TestCachedBeforeIsTheStoredClient(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		c := newClient(hexID(1), "stored")
+		if _, err := s.CreateClient(ctx, c, models.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		odd := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("X", 5400))
+		for i, change := range []func(*models.OAuthClient){
+			func(x *models.OAuthClient) { x.Name = "cached" },
+			func(x *models.OAuthClient) { x.Secrets[0].Created = odd; x.Secrets[0].Expires = &odd },
+			func(x *models.OAuthClient) { x.Name = "after the odd one" },
+			func(x *models.OAuthClient) { x.Name = "and once more" },
+		} {
+			stored, err := s.GetClient(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UpdateClient(ctx, c.ID, func(x *models.OAuthClient) error {
+				change(x)
+				return nil
+			}, models.WriteOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, after := eventColumnsOf(t, s, c.ID)
+			last := len(before) - 1
+			if want := eventJSON(t, &stored); before[last] == nil || *before[last] != want {
+				t.Errorf("change %d: before\n%v\nwant\n%s", i, before[last], want)
+			}
+			if want := eventJSON(t, &got); after[last] == nil || *after[last] != want {
+				t.Errorf("change %d: after\n%v\nwant\n%s", i, after[last], want)
+			}
+			checkCached(t, s, c.ID)
+		}
+	})
+}

@@ -3,7 +3,9 @@ package db
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/clientele/clientele/models"
 )
@@ -30,31 +32,44 @@ type snapshotCache struct {
 type cachedSnapshot struct {
 	c       models.OAuthClient
 	version int64
+	// json is c's event JSON (encodeSnapshot(snapshot(&c))), or nil when
+	// it is not known.
+	json *string
 }
 
 // get returns id's entry. Entries are never changed in place (put
 // replaces them whole), so the entry itself is handed out, not a copy:
 // the caller must not change it, and gives fn a Clone of it (plan).
 func (sc *snapshotCache) get(id string) (models.OAuthClient, int64, bool) {
+	e, ok := sc.entry(id)
+	return e.c, e.version, ok
+}
+
+// entry is id's entry whole, as get gives it.
+func (sc *snapshotCache) entry(id string) (cachedSnapshot, bool) {
 	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	e, ok := sc.m[id]
-	sc.mu.Unlock()
-	if !ok {
-		return models.OAuthClient{}, 0, false
-	}
-	return e.c, e.version, true
+	return e, ok
 }
 
 // put remembers c, written at version by updateChanged(base, c, …) over
 // base's row, base being the client as stored at the version before (or c
 // itself when nothing was written), unless a newer version is known. The
-// entry shares memory with base: neither may be changed afterwards. A full
-// cache forgets an entry it picks at random (Go's map order).
-func (sc *snapshotCache) put(base, c *models.OAuthClient, version int64) {
+// entry shares memory with base: neither may be changed afterwards.
+// cJSON, when not nil, is c's event JSON; the entry keeps it when the
+// entry provably encodes alike (sameEventJSON), so that the next batch's
+// first event need not encode its before again. A full cache forgets an
+// entry it picks at random (Go's map order).
+func (sc *snapshotCache) put(base, c *models.OAuthClient, version int64, cJSON *string) {
 	stored, err := asStoredOver(base, c)
 	if err != nil {
 		sc.drop(c.ID)
 		return
+	}
+	var j *string
+	if cJSON != nil && sameEventJSON(&stored, c) {
+		j = cJSON
 	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -70,7 +85,7 @@ func (sc *snapshotCache) put(base, c *models.OAuthClient, version int64) {
 			break
 		}
 	}
-	sc.m[c.ID] = cachedSnapshot{c: stored, version: version}
+	sc.m[c.ID] = cachedSnapshot{c: stored, version: version, json: j}
 }
 
 func (sc *snapshotCache) drop(id string) {
@@ -134,4 +149,68 @@ func cellOf(v any) (cell, error) {
 		return cell{v: models.Cell{Valid: true}, raw: bytes.Clone(v)}, nil
 	}
 	return cell{}, fmt.Errorf("unexpected %T", v)
+}
+
+// sameEventJSON reports whether a and b encode alike as events record them
+// (encodeSnapshot(snapshot(…))), without encoding them: every field
+// encoding/json writes, by what it writes. Strings, numbers and booleans
+// compare by value; pointers and slices by nil-ness and what they hold;
+// times by instant and zone offset, all that RFC 3339 shows. The fields no
+// event holds are skipped: json:"-" ones and the secrets' hashes. Any other
+// kind of field counts as different: the answer may be a false no, which
+// costs one encoding, never a false yes.
+func sameEventJSON(a, b *models.OAuthClient) bool {
+	return sameJSON(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem())
+}
+
+var (
+	timeType   = reflect.TypeFor[time.Time]()
+	secretType = reflect.TypeFor[models.Secret]()
+)
+
+func sameJSON(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return a.Uint() == b.Uint()
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() && b.IsNil()
+		}
+		return sameJSON(a.Elem(), b.Elem())
+	case reflect.Slice:
+		if a.IsNil() != b.IsNil() || a.Len() != b.Len() {
+			return false
+		}
+		for i := 0; i < a.Len(); i++ {
+			if !sameJSON(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Struct:
+		t := a.Type()
+		if t == timeType {
+			x, y := a.Addr().Interface().(*time.Time), b.Addr().Interface().(*time.Time)
+			_, xo := x.Zone()
+			_, yo := y.Zone()
+			return x.Equal(*y) && xo == yo
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("json") == "-" || t == secretType && f.Name == "Hash" {
+				continue
+			}
+			if !sameJSON(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -135,7 +135,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*models.OAu
 // retry reads the row.
 func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 	for attempt := 0; attempt < optimisticAttempts; attempt++ {
-		cur, version, cached := s.snapshots.get(id)
+		e, cached := s.snapshots.entry(id)
+		cur, version := e.c, e.version
 		if !cached || attempt > 0 {
 			var err error
 			if cur, version, err = s.readVersioned(ctx, id); err != nil {
@@ -146,6 +147,9 @@ func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 		}
 		fresh := !cached || attempt > 0
 		p := s.plan(&cur, batch)
+		if !fresh && e.json != nil {
+			p.known = encodedSnapshot{of: &cur, json: e.json}
+		}
 		if len(p.changes) == 0 {
 			// Nothing to write, so no compare-and-swap proves the
 			// snapshot current: answer from a cached one only after
@@ -153,7 +157,7 @@ func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 			if !fresh {
 				continue
 			}
-			s.snapshots.put(&cur, &cur, version)
+			s.snapshots.put(&cur, &cur, version, nil)
 			return
 		}
 		err := s.commitCAS(ctx, &cur, version, &p)
@@ -166,7 +170,7 @@ func (s *Store) runBatch(ctx context.Context, id string, batch []*update) {
 			fail(p.written, err)
 			return
 		}
-		s.snapshots.put(&cur, p.final, version+1)
+		s.snapshots.put(&cur, p.final, version+1, p.finalJSON)
 		return
 	}
 	// Other servers keep winning: apply the batch once more inside the
@@ -211,6 +215,11 @@ type plan struct {
 	final *models.OAuthClient
 	// written are the updates whose answer depends on the commit.
 	written []*update
+	// known is the snapshot's event JSON when the cache has it, for the
+	// first change's before.
+	known encodedSnapshot
+	// finalJSON is final's event JSON, once commitCAS has made it.
+	finalJSON *string
 }
 
 // plan runs every fn of batch in order, each on the state the ones before

@@ -67,7 +67,7 @@ var errStale = errors.New("the client changed after it was read")
 // type its origin names (events.WithType), with the origin's actor and
 // trackingId.
 func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...clientChange) error {
-	recs, err := s.prepareRecords(ctx, changes)
+	recs, err := s.prepareRecords(ctx, changes, encodedSnapshot{})
 	if err != nil {
 		return err
 	}
@@ -85,13 +85,14 @@ type record struct {
 type records []record
 
 // prepareRecords builds the records of changes, for writeRecords. A
-// change whose before is the previous change's after (the same pointer,
-// as plan makes a batch's changes) reuses that after's encoding.
-func (s *Store) prepareRecords(ctx context.Context, changes []clientChange) (records, error) {
+// change whose before is known's client, or the previous change's after
+// (the same pointer, as plan makes a batch's changes), reuses that
+// encoding.
+func (s *Store) prepareRecords(ctx context.Context, changes []clientChange, known encodedSnapshot) (records, error) {
 	now := s.nowMillis()
 	out := make(records, 0, len(changes))
-	var prev encodedSnapshot
-	for i, c := range changes {
+	prev := known
+	for _, c := range changes {
 		typ := events.Patched
 		switch {
 		case c.before == nil:
@@ -100,7 +101,7 @@ func (s *Store) prepareRecords(ctx context.Context, changes []clientChange) (rec
 			typ = events.Deleted
 		}
 		before := prev
-		if i == 0 || c.before == nil || c.before != changes[i-1].after {
+		if c.before == nil || c.before != prev.of {
 			var err error
 			if before, err = encodeState(c.before); err != nil {
 				return nil, err
