@@ -259,6 +259,9 @@ func pathPrefix(c echo.Context) string {
 // writeOptions reads ?dryRun of a create, PATCH or PUT (SPEC §4 rule 10):
 // "true" or "false", once; anything else is a 400 naming the parameter.
 func writeOptions(c echo.Context) (models.WriteOptions, error) {
+	if c.Request().URL.RawQuery == "" {
+		return models.WriteOptions{}, nil // spares parsing an empty query into a map
+	}
 	v, ok := c.QueryParams()["dryRun"]
 	switch {
 	case !ok:
