@@ -120,7 +120,7 @@ func applyToClient(c *models.OAuthClient, body []byte) (doc []byte, touched []bo
 	// writes it, which is its canonical form (TestDocumentLimitCountsEveryMember);
 	// an object may hold numbers in any spelling.
 	rest := 0
-	var scratch []byte
+	scratch := make([]byte, 0, 256)
 	for i, m := range members {
 		if touched[i] {
 			continue
@@ -168,7 +168,7 @@ func readOperations(body []byte, allow func([]operation) error) ([]operation, er
 // by commas, of a larger document that doc is part of; the two together
 // may not exceed MaxDocumentBytes.
 func applyOperations(doc []byte, ops []operation, rest int) ([]byte, error) {
-	in, err := jsonx.Canonical(nil, doc, jsonx.Options{MaxDepth: libraryDepth, NullAs: nullStandIn})
+	in, err := jsonx.Canonical(make([]byte, 0, len(doc)), doc, jsonx.Options{MaxDepth: libraryDepth, NullAs: nullStandIn})
 	if err != nil {
 		return nil, apierrors.NewInternal(fmt.Errorf("the document to patch: %w", err))
 	}
