@@ -43,34 +43,40 @@ func setCaller(c echo.Context, cl caller) {
 	st.caller, st.hasCaller = cl, true
 }
 
+// everyRequest is the middleware every request passes, outermost first:
+// requestID, logRequests, recoverPanics, limitQuery. They run in one
+// closure, not as four middleware, because echo wraps its middleware
+// around the matched handler anew on every request.
+func (s *Server) everyRequest(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s.requestID(c)
+		return s.logRequests(c, next)
+	}
+}
+
 // requestID gives every request a trackingId: the caller's X-Request-ID when
 // it is 32 lowercase hex, else a new one. Every response carries it.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Request().Header.Get(headerRequestID)
-		if !isTrackingID(id) {
-			id = newTrackingID()
-		}
-		c.Set(ctxRequest, &requestState{trackingID: id})
-		c.Response().Header().Set(headerRequestID, id)
-		return next(c)
+func (s *Server) requestID(c echo.Context) {
+	id := c.Request().Header.Get(headerRequestID)
+	if !isTrackingID(id) {
+		id = newTrackingID()
 	}
+	c.Set(ctxRequest, &requestState{trackingID: id})
+	c.Response().Header().Set(headerRequestID, id)
 }
 
 // recoverPanics turns a panic in a handler into a 500.0 whose cause, with
 // the stack, goes only to the log.
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				err = apierrors.NewInternal(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+func (s *Server) recoverPanics(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
 			}
-		}()
-		return next(c)
-	}
+			err = apierrors.NewInternal(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	return s.limitQuery(c, next)
 }
 
 // maxQueryBytes bounds the query string; the longest legitimate one, a list
@@ -78,13 +84,11 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 const maxQueryBytes = 16 << 10
 
 // limitQuery refuses an oversized query string before any work is done.
-func (s *Server) limitQuery(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if len(c.Request().URL.RawQuery) > maxQueryBytes {
-			return apierrors.NewLimitViolation(fmt.Sprintf("the query string exceeds %d bytes", maxQueryBytes))
-		}
-		return next(c)
+func (s *Server) limitQuery(c echo.Context, next echo.HandlerFunc) error {
+	if len(c.Request().URL.RawQuery) > maxQueryBytes {
+		return apierrors.NewLimitViolation(fmt.Sprintf("the query string exceeds %d bytes", maxQueryBytes))
 	}
+	return next(c)
 }
 
 func isTrackingID(s string) bool {
@@ -121,40 +125,38 @@ func trackingID(c echo.Context) string {
 
 // logRequests writes one structured line per request. It never logs bodies,
 // query strings, secrets or tokens.
-func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			// Let the error handler write the response now, so that the
-			// logged status is the one the client sees.
-			c.Error(err)
-		}
-		status := c.Response().Status
-		if s.metrics != nil {
-			s.metrics.observe(c.Request().Method, routeOf(c), status, time.Since(start))
-		}
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		if !s.log.Enabled(c.Request().Context(), level) {
-			return nil
-		}
-		clientID := ""
-		if cl := callerOf(c); cl != nil {
-			clientID = cl.ClientID
-		}
-		s.log.LogAttrs(c.Request().Context(), level, "request",
-			slog.String("trackingId", trackingID(c)),
-			slog.String("method", c.Request().Method),
-			slog.String("route", routeOf(c)),
-			slog.Int("status", status),
-			slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000),
-			slog.String("clientId", clientID),
-		)
+func (s *Server) logRequests(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	err := s.recoverPanics(c, next)
+	if err != nil {
+		// Let the error handler write the response now, so that the
+		// logged status is the one the client sees.
+		c.Error(err)
+	}
+	status := c.Response().Status
+	if s.metrics != nil {
+		s.metrics.observe(c.Request().Method, routeOf(c), status, time.Since(start))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if !s.log.Enabled(c.Request().Context(), level) {
 		return nil
 	}
+	clientID := ""
+	if cl := callerOf(c); cl != nil {
+		clientID = cl.ClientID
+	}
+	s.log.LogAttrs(c.Request().Context(), level, "request",
+		slog.String("trackingId", trackingID(c)),
+		slog.String("method", c.Request().Method),
+		slog.String("route", routeOf(c)),
+		slog.Int("status", status),
+		slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000),
+		slog.String("clientId", clientID),
+	)
+	return nil
 }
 
 // routeOf is the route template, never the raw path, so logs and metrics do

@@ -180,7 +180,7 @@ func New(cfg Config) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.limitQuery)
+	e.Use(s.everyRequest)
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(corsMiddleware(cfg.CORSOrigins))
 	}
@@ -210,25 +210,25 @@ func (s *Server) routes(e *echo.Echo) {
 	read := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeRead, models.ScopeManage)}
 	manage := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeManage)}
 	for _, prefix := range []string{"", "/v3"} {
-		e.GET(prefix+"/oauth-clients", s.listOauthClients, read...)
-		e.POST(prefix+"/oauth-clients", s.createOauthClient, manage...)
-		e.GET(prefix+"/oauth-clients/:id", s.getOauthClient, read...)
-		e.PATCH(prefix+"/oauth-clients/:id", s.patchOauthClient, manage...)
-		e.PUT(prefix+"/oauth-clients/:id", s.replaceOauthClient, manage...)
-		e.DELETE(prefix+"/oauth-clients/:id", s.deleteOauthClient, manage...)
-		e.POST(prefix+"/oauth-clients/:id/secret", s.rotateOauthClientSecret, manage...)
-		e.GET(prefix+"/oauth-clients/:id/history", s.getOauthClientHistory, read...)
-		e.POST(prefix+"/oauth-clients/:id/restore", s.restoreOauthClient, manage...)
-		e.GET(prefix+"/oauth-client-events", s.listOauthClientEvents, read...)
-		e.GET(prefix+"/oauth-clients/:id/secrets", s.listOauthClientSecrets, read...)
-		e.POST(prefix+"/oauth-clients/:id/secrets", s.addOauthClientSecret, manage...)
-		e.DELETE(prefix+"/oauth-clients/:id/secrets/:secretId", s.deleteOauthClientSecret, manage...)
+		e.GET(prefix+"/oauth-clients", chain(s.listOauthClients, read...))
+		e.POST(prefix+"/oauth-clients", chain(s.createOauthClient, manage...))
+		e.GET(prefix+"/oauth-clients/:id", chain(s.getOauthClient, read...))
+		e.PATCH(prefix+"/oauth-clients/:id", chain(s.patchOauthClient, manage...))
+		e.PUT(prefix+"/oauth-clients/:id", chain(s.replaceOauthClient, manage...))
+		e.DELETE(prefix+"/oauth-clients/:id", chain(s.deleteOauthClient, manage...))
+		e.POST(prefix+"/oauth-clients/:id/secret", chain(s.rotateOauthClientSecret, manage...))
+		e.GET(prefix+"/oauth-clients/:id/history", chain(s.getOauthClientHistory, read...))
+		e.POST(prefix+"/oauth-clients/:id/restore", chain(s.restoreOauthClient, manage...))
+		e.GET(prefix+"/oauth-client-events", chain(s.listOauthClientEvents, read...))
+		e.GET(prefix+"/oauth-clients/:id/secrets", chain(s.listOauthClientSecrets, read...))
+		e.POST(prefix+"/oauth-clients/:id/secrets", chain(s.addOauthClientSecret, manage...))
+		e.DELETE(prefix+"/oauth-clients/:id/secrets/:secretId", chain(s.deleteOauthClientSecret, manage...))
 	}
 	all := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeAll)}
-	e.GET("/webhooks", s.listWebhooks, all...)
-	e.POST("/webhooks", s.createWebhook, all...)
-	e.GET("/webhooks/:id", s.getWebhook, all...)
-	e.DELETE("/webhooks/:id", s.deleteWebhook, all...)
+	e.GET("/webhooks", chain(s.listWebhooks, all...))
+	e.POST("/webhooks", chain(s.createWebhook, all...))
+	e.GET("/webhooks/:id", chain(s.getWebhook, all...))
+	e.DELETE("/webhooks/:id", chain(s.deleteWebhook, all...))
 	e.POST("/oauth/token", s.createToken)
 	e.POST("/oauth/introspect", s.introspectToken)
 	e.POST("/oauth/revoke", s.revokeToken)
@@ -241,8 +241,8 @@ func (s *Server) routes(e *echo.Echo) {
 	}
 	e.GET("/.well-known/jwks.json", s.getJwks)
 	keys := []echo.MiddlewareFunc{s.authenticate, s.limitRate, s.requireScope(models.ScopeAll)}
-	e.GET("/signing-keys", s.listSigningKeys, keys...)
-	e.POST("/signing-keys/rotate", s.rotateSigningKeys, keys...)
+	e.GET("/signing-keys", chain(s.listSigningKeys, keys...))
+	e.POST("/signing-keys/rotate", chain(s.rotateSigningKeys, keys...))
 	e.GET("/.well-known/oauth-authorization-server", s.getAuthorizationServerMetadata)
 	e.GET("/healthz", s.getHealth)
 	e.GET("/readyz", s.getReadiness)
@@ -252,6 +252,15 @@ func (s *Server) routes(e *echo.Echo) {
 	if s.metrics != nil {
 		e.GET("/metrics", s.metrics.handler())
 	}
+}
+
+// chain wraps h in middleware once, as echo would on every request when
+// given them per route: the first is outermost.
+func chain(h echo.HandlerFunc, middleware ...echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(middleware) - 1; i >= 0; i-- {
+		h = middleware[i](h)
+	}
+	return h
 }
 
 // handleError is the one place where errors become responses. API errors
