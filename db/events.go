@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -233,37 +234,45 @@ func insertEventsPostgres(ctx context.Context, tx *sql.Tx, evs []pendingEvent) e
 }
 
 // snapshot is c as an event keeps it: its Clone without the secrets'
-// hashes, which no event needs. Only what Clone would change is copied:
-// the arrays (Clone makes a nil one empty, which encodes as [] rather than
-// null) and the secrets, whose hashes go; the rest is shared with c, which
-// nothing changes while the event is built. TestSnapshotIsCloneWithoutHashes
-// holds it to Clone.
+// hashes, which no event needs. Only what Clone would change is copied: a
+// nil string array (Clone makes it empty, which encodes as [] rather than
+// null), the object arrays, and the secrets, whose hashes go; the rest is
+// shared with c, which nothing changes while the event is built.
+// TestSnapshotIsCloneWithoutHashes holds it to Clone.
 func snapshot(c *models.OAuthClient) *models.OAuthClient {
 	if c == nil {
 		return nil
 	}
 	d := *c
 	for i := range models.Members() {
-		if m := &models.Members()[i]; m.Type == models.StringArray || m.Type == models.ObjectArray {
+		m := &models.Members()[i]
+		switch {
+		case m.Field(&d) == any(&d.Secrets):
+		case m.Type == models.ObjectArray,
+			m.Type == models.StringArray && reflect.ValueOf(m.Field(c)).Elem().IsNil():
 			m.Copy(&d, c)
 		}
 	}
-	for i := range d.Secrets {
-		d.Secrets[i].Hash = nil
+	d.Secrets = make([]models.Secret, len(c.Secrets))
+	for i, s := range c.Secrets {
+		s.Hash = nil
+		d.Secrets[i] = s
 	}
 	d.RegistrationTokenHash = nil
 	return &d
 }
 
+// encodeSnapshot is c's JSON as json.Marshal writes it, built in the
+// string it is returned as (json.Encoder adds a newline, which is cut).
 func encodeSnapshot(c *models.OAuthClient) (*string, error) {
 	if c == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
+	var b strings.Builder
+	if err := json.NewEncoder(&b).Encode(c); err != nil {
 		return nil, err
 	}
-	str := string(b)
+	str := strings.TrimSuffix(b.String(), "\n")
 	return &str, nil
 }
 

@@ -55,6 +55,9 @@ func TestSnapshotIsCloneWithoutHashes(t *testing.T) {
 		if want := eventJSON(t, c); string(got) != want {
 			t.Errorf("snapshot encodes as\n%s\nwant\n%s", got, want)
 		}
+		if enc, err := encodeSnapshot(snapshot(c)); err != nil || *enc != string(got) {
+			t.Errorf("encodeSnapshot gives\n%v (%v)\njson.Marshal\n%s", enc, err, got)
+		}
 		if now, _ := json.Marshal(c); !bytes.Equal(now, keep) || !bytes.Equal(c.RegistrationTokenHash, keepReg) {
 			t.Errorf("snapshot changed its client:\n%s\nwas\n%s", now, keep)
 		}
