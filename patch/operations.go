@@ -64,6 +64,11 @@ func decodeOperations(body []byte) ([]operation, error) {
 			if err != nil {
 				return nil, err
 			}
+			if ops == nil {
+				// Each operation is an object: room for as many as the
+				// body has braces, up to the limit, spares regrowing.
+				ops = make([]operation, 0, min(bytes.Count(body, []byte("{")), MaxOperations+1))
+			}
 			ops = append(ops, op)
 			if done, ok := r.next(']'); !ok {
 				return nil, errMalformed
