@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -30,17 +29,26 @@ const (
 	MaxRefreshSeconds     = 31536000
 )
 
-var (
-	generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	bootstrapID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-)
-
 // ValidID reports whether id can name a client: 32 lowercase hex, or a
-// bootstrap id of 1–64 of A-Z a-z 0-9 _ -.
-func ValidID(id string) bool { return generatedID.MatchString(id) || bootstrapID.MatchString(id) }
+// bootstrap id of 1–64 of A-Z a-z 0-9 _ -. The first are all of the
+// second kind, so one loop over the bytes says (it runs on every
+// validation, where two regular expressions cost more than the rest of
+// the rules of a small client).
+func ValidID(id string) bool { return ValidBootstrapID(id) }
 
 // ValidBootstrapID reports whether id may be a bootstrap admin's id.
-func ValidBootstrapID(id string) bool { return bootstrapID.MatchString(id) }
+func ValidBootstrapID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks c against every rule of SPEC §2 and returns one cause per
 // problem, naming the member (or member/index). It never changes c. The
