@@ -312,3 +312,26 @@ func TestCachedBeforeIsTheStoredClient(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkSameEventJSON(b *testing.B) {
+	c := newClient(hexID(1), "bench")
+	c.RedirectURIs = []string{"https://a.example/cb", "https://b.example/cb"}
+	d := c.Clone()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !sameEventJSON(&c, &d) {
+			b.Fatal("not the same")
+		}
+	}
+}
+
+func BenchmarkEncodeState(b *testing.B) {
+	c := newClient(hexID(1), "bench")
+	c.RedirectURIs = []string{"https://a.example/cb", "https://b.example/cb"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encodeState(&c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
