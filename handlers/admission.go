@@ -96,6 +96,10 @@ type costlyTurn struct {
 	work atomic.Int64
 }
 
+// ordinaryTurn is every ordinary body's turn: without a lane, run and
+// leave never write it, so one serves all.
+var ordinaryTurn = &costlyTurn{}
+
 // enter waits for the lane when the body of caller is costly and returns
 // the turn, whose leave must be called once the body's work is done; an
 // ordinary body passes at once. It fails with a *rateLimitedError when
@@ -103,7 +107,7 @@ type costlyTurn struct {
 // open for it within maxWait, and with ctx's error when ctx ends first.
 func (l *costlyLane) enter(ctx context.Context, caller string, costly bool) (*costlyTurn, error) {
 	if !costly {
-		return &costlyTurn{}, nil
+		return ordinaryTurn, nil
 	}
 	l.mu.Lock()
 	deadline := l.now().Add(l.maxWait)
