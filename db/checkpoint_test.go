@@ -36,7 +36,7 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 	// few pages a commit: short of the writer's own threshold in all, so
 	// only the background checkpoints can bring them into the database
 	// file.
-	const commits = 16 * checkpointCommits
+	const commits = 2 * checkpointCommits
 	for i := range commits {
 		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
 			d := fmt.Sprintf("revision %d", i)
@@ -55,7 +55,7 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 		if after, err = os.Stat(path); err != nil {
 			t.Fatal(err)
 		}
-		if after.Size()-before.Size() >= 256<<10 || time.Now().After(deadline) {
+		if after.Size()-before.Size() >= 128<<10 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -67,7 +67,7 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("database file %d → %d bytes, WAL %d bytes", before.Size(), after.Size(), wal.Size())
-	if grown := after.Size() - before.Size(); grown < 256<<10 {
+	if grown := after.Size() - before.Size(); grown < 128<<10 {
 		t.Errorf("the database file grew by %d bytes in %d commits: the WAL was not checkpointed into it", grown, commits)
 	}
 }
