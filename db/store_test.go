@@ -16,6 +16,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/internal/cputime"
 	"github.com/clientele/clientele/internal/pgtest"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/query"
@@ -698,8 +699,8 @@ func BenchmarkUpdateClientParallel(b *testing.B) {
 			next := 0
 			b.SetParallelism(16)
 			b.ReportAllocs()
-			cpu := processCPU()
-			b.Cleanup(func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") })
+			cpu := cputime.Process()
+			b.Cleanup(func() { b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op") })
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					seq.Lock()

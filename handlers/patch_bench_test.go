@@ -13,13 +13,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clientele/clientele/authserver"
 	"github.com/clientele/clientele/db"
 	"github.com/clientele/clientele/handlers"
+	"github.com/clientele/clientele/internal/cputime"
 	"github.com/clientele/clientele/models"
 	"github.com/clientele/clientele/ratelimit"
 	"github.com/clientele/clientele/token"
@@ -101,7 +101,7 @@ func BenchmarkPatchRoute(b *testing.B) {
 		`[{"op":"replace","path":"/description","value":"Deploys Acme, green"}]`,
 	}
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	i := 0
 	for b.Loop() {
 		rec := serve(http.MethodPatch, path, "application/json-patch+json", bearer, bodies[i%2])
@@ -110,19 +110,11 @@ func BenchmarkPatchRoute(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 func basic(id, secret string) string {
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

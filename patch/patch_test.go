@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/internal/cputime"
 	"github.com/clientele/clientele/models"
 )
 
@@ -196,13 +197,13 @@ func BenchmarkApply(b *testing.B) {
 	c := stored()
 	body := []byte(`[{"op":"test","path":"/name","value":"Acme"},{"op":"replace","path":"/description","value":"Deploys Acme"},{"op":"add","path":"/redirectUris/-","value":"https://c.example/cb"}]`)
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		if _, err := Apply(&c, MediaJSONPatch, body); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // FuzzApply checks, for any body, that Apply never panics, never changes a

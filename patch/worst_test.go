@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/internal/cputime"
 	"github.com/clientele/clientele/internal/worstcase"
 )
 
@@ -64,13 +65,13 @@ func BenchmarkWorstBodies(b *testing.B) {
 			body := []byte(w.body)
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if _, err := Apply(&c, w.media, body); err == nil {
 					b.Fatal("applied")
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
