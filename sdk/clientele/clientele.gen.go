@@ -3452,7 +3452,8 @@ type ClientInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+	// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 	// made and on each connection a delivery makes, unless the server runs with
@@ -3473,7 +3474,8 @@ type ClientInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+	// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 	// made and on each connection a delivery makes, unless the server runs with
@@ -4454,7 +4456,8 @@ func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, r
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 // (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 // globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 // made and on each connection a delivery makes, unless the server runs with
@@ -4485,7 +4488,8 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, params *CreateWebhoo
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 // (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 // globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 // made and on each connection a delivery makes, unless the server runs with
@@ -6987,7 +6991,8 @@ type ClientWithResponsesInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+	// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 	// made and on each connection a delivery makes, unless the server runs with
@@ -7008,7 +7013,8 @@ type ClientWithResponsesInterface interface {
 	// `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 	// Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 	// non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-	// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+	// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+	// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 	// (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 	// globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 	// made and on each connection a delivery makes, unless the server runs with
@@ -12030,7 +12036,8 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 // (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 // globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 // made and on each connection a delivery makes, unless the server runs with
@@ -12057,7 +12064,8 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 // `webhook-signature: v1,<base64 HMAC-SHA256>` with the `secret` shown only in this answer).
 // Delivery is at least once, one event at a time per webhook in `seq` order, retried on a
 // non-2xx answer or after 10 s without one, from 1 s doubling up to 1 h between attempts, for
-// 24 h. `url` must be `https` (`http` only on a loopback host); an address that is not public
+// 24 h. A server killed while delivering sends the run under way again (up to 64 events, after
+// its 15 s lease runs out), so a receiver should skip a `webhook-id` it has already had. `url` must be `https` (`http` only on a loopback host); an address that is not public
 // (loopback, private, link-local, or another block IANA's special-purpose registries mark not
 // globally reachable, also in IPv4-mapped, NAT64 or 6to4 form) is refused, when the webhook is
 // made and on each connection a delivery makes, unless the server runs with
