@@ -31,19 +31,36 @@ import (
 // writer's own checkpoint then finds little left to copy.
 
 // checkpointCommits is how many commits a background checkpoint follows.
-// A group commit on SQLite writes about 10–20 pages, so this keeps near
-// SQLite's own rhythm of 1 000 pages.
-const checkpointCommits = 64
+// A group commit on SQLite writes about 10–20 pages, so this copies a few
+// hundred pages at a time. Checkpointing less often (every 64, 256 or
+// 512 commits) left more for the writer's own checkpoint: with 512, commits of
+// 16 ms and more came back, and PATCH's p99 was 30–50 ms.
+const checkpointCommits = 32
 
 // writerCheckpointPages is the WAL size, in pages, at which the writer
-// checkpoints by itself (about 8 MiB). The background checkpoints copy
+// checkpoints by itself (about 64 MiB). The background checkpoints copy
 // every frame but seldom let the WAL start over (writes keep coming while
 // they run), so the writer's own checkpoint is what starts it over, and
-// while it runs every write waits, the longer the larger the WAL: up to
-// 38 ms at 10 000 pages, and p99 over 120 ms at 100 000. Measured with
-// `go run ./bench` (6 s, alternated), PATCH on one hot client had p99
-// 13-18 ms at 10 000 pages and 9.4-10.2 ms at 2 000, at the same rate.
-const writerCheckpointPages = 2_000
+// every write waits while it syncs the WAL and the database file: two
+// fsyncs of 3–8 ms each on the machine BENCHMARKS.md was measured on, more
+// the more the database file has to sync. So it comes seldom (each 2 000
+// pages it came a dozen times a second with PATCH spread over 1 000
+// clients), and the background syncs the database file as the WAL nears
+// this size (syncMarks), which leaves the writer little to sync. Measured
+// with `go run ./bench` (4 s, alternated three times), PATCH spread over
+// 1 000 clients had p99 15.6–19.8 ms at 2 000 pages and 64 commits a
+// background checkpoint, and 11.4–12.0 ms here, at the same rate.
+const writerCheckpointPages = 16_000
+
+// syncMarks are the WAL sizes, in eighths of writerCheckpointPages, past
+// which a background checkpoint syncs the database file: once each until
+// the WAL starts over. A checkpoint syncs the database file only when it
+// has copied the whole WAL, which under steady writes is the writer's
+// checkpoint alone; without these the writer's fsync carried everything
+// the background had copied since the last restart, and took 8–16 ms.
+// Syncing after every background checkpoint took as much off the tail but
+// cost PATCH a tenth more CPU (each hot page written out again and again).
+var syncMarks = [...]int{4, 7}
 
 // sqliteWriterDriver is go-sqlite3 with the writer's own automatic
 // checkpoint set on every connection it opens (no DSN option sets it).
@@ -60,19 +77,29 @@ func init() {
 
 // checkpointer runs the background checkpoints of one store.
 type checkpointer struct {
-	db      *sql.DB
-	commits atomic.Int64
-	kick    chan struct{}
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	db *sql.DB
+	// syncDB syncs the database file (file.Sync); restartPages is the
+	// writer's checkpoint threshold. Tests set their own.
+	syncDB       func() error
+	restartPages int
+	commits      atomic.Int64
+	kick         chan struct{}
+	stop         chan struct{}
+	wg           sync.WaitGroup
 	// runs counts the checkpoints run, for tests.
 	runs atomic.Int64
+	// Owned by the loop: the WAL's size after the last checkpoint, and
+	// how many of syncMarks it has passed since the WAL started over.
+	walPages, marksSynced int
 }
 
 // startCheckpointer starts checkpointing on db, a pool of the same
-// database file as the writer's.
-func startCheckpointer(db *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+// database file as the writer's, syncing that file with syncDB.
+func startCheckpointer(db *sql.DB, syncDB func() error) *checkpointer {
+	c := &checkpointer{
+		db: db, syncDB: syncDB, restartPages: writerCheckpointPages,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}),
+	}
 	c.wg.Add(1)
 	go c.loop()
 	return c
@@ -98,10 +125,35 @@ func (c *checkpointer) loop() {
 			return
 		case <-c.kick:
 		}
-		// An error (the database closing, a busy reader) leaves the
-		// WAL to the next checkpoint or to the writer's safety net.
-		_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-		c.runs.Add(1)
+		c.checkpoint()
+	}
+}
+
+// checkpoint runs one PASSIVE checkpoint, then syncs the database file if
+// the WAL has passed a mark of syncMarks since it last did. An error (the
+// database closing, a busy reader) leaves the WAL to the next checkpoint
+// or to the writer's safety net, and the sync to the writer's checkpoint.
+func (c *checkpointer) checkpoint() {
+	defer c.runs.Add(1)
+	var busy, walPages, copied int
+	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walPages, &copied)
+	if err != nil {
+		return
+	}
+	if walPages < c.walPages {
+		c.marksSynced = 0 // the WAL started over
+	}
+	c.walPages = walPages
+	passed := 0
+	for _, m := range syncMarks {
+		if walPages >= c.restartPages*m/8 {
+			passed++
+		}
+	}
+	if passed > c.marksSynced && c.syncDB != nil {
+		if c.syncDB() == nil {
+			c.marksSynced = passed
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,5 +71,99 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 	t.Logf("database file %d → %d bytes, WAL %d bytes", before.Size(), after.Size(), wal.Size())
 	if grown := after.Size() - before.Size(); grown < 128<<10 {
 		t.Errorf("the database file grew by %d bytes in %d commits: the WAL was not checkpointed into it", grown, commits)
+	}
+}
+
+// As the WAL nears the writer's threshold, the background syncs the
+// database file, once for each of syncMarks, and again after the WAL
+// starts over: what it copied is then on disk before the writer's
+// checkpoint, whose own sync would otherwise carry all of it.
+func TestCheckpointsSyncTheDatabaseNearTheWritersThreshold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateClient(ctx, newClient(hexID(1), "ckpt"), models.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rdb, _ := s.r.DB()
+	// A read transaction left open keeps the WAL from starting over, as
+	// steady writes do: with none, the checkpoint after each update would
+	// copy everything and the next update start the WAL over.
+	pin := func() *sql.Tx {
+		t.Helper()
+		tx, err := rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM oauth_clients").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	update := func(i int) {
+		t.Helper()
+		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
+			d := fmt.Sprintf("revision %d", i)
+			c.Description = &d
+			return nil
+		}, models.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A checkpointer of its own, run by hand beside the store's: its
+	// threshold is a WAL of 80 pages, so it syncs past 40 and past 70.
+	syncs := 0
+	c := &checkpointer{db: rdb, restartPages: 80, syncDB: func() error { syncs++; return nil }}
+	want := func() int {
+		switch {
+		case c.walPages >= 70:
+			return 2
+		case c.walPages >= 40:
+			return 1
+		}
+		return 0
+	}
+	// The WAL starts over from the migrations' pages, and grows by a few
+	// pages an update: past 40 and past 70 at different updates.
+	if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	update(-1)
+	reader := pin()
+	for i := 0; c.walPages < 90; i++ {
+		update(i)
+		c.checkpoint()
+		if syncs != want() {
+			t.Fatalf("after update %d, WAL of %d pages: %d syncs, want %d", i, c.walPages, syncs, want())
+		}
+		if i == 1000 {
+			t.Fatalf("the WAL did not grow past %d pages", c.walPages)
+		}
+	}
+	// Started over, the WAL is synced again once it passes a mark.
+	if err := reader.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	update(-1)
+	defer pin().Rollback()
+	if c.checkpoint(); c.walPages >= 40 || syncs != 2 {
+		t.Fatalf("after the WAL started over: WAL of %d pages, %d syncs, want under 40 pages and 2", c.walPages, syncs)
+	}
+	for i := 0; c.walPages < 45; i++ {
+		update(i)
+		c.checkpoint()
+		if syncs != 2+want() {
+			t.Fatalf("after the WAL started over, update %d, WAL of %d pages: %d syncs, want %d", i, c.walPages, syncs, 2+want())
+		}
+		if i == 1000 {
+			t.Fatalf("the WAL did not grow past %d pages", c.walPages)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -188,9 +189,19 @@ func openSQLite(path string) (*Store, error) {
 	rdb, _ := r.DB()
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
+	// The background checkpoints sync the database file through a
+	// descriptor of their own, closed only after SQLite's connections:
+	// closing any descriptor of a file drops every POSIX lock this process
+	// holds on it, SQLite's included.
+	file, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, sqliteOpenError(path, err)
+	}
 	s.w, s.r = w, r
-	s.ckpt = startCheckpointer(rdb)
-	s.closers = append(s.closers, s.ckpt.close, rdb.Close, wdb.Close)
+	s.ckpt = startCheckpointer(rdb, file.Sync)
+	s.closers = append(s.closers, s.ckpt.close, rdb.Close, wdb.Close, file.Close)
 	return s.finish(), nil
 }
 
