@@ -43,6 +43,9 @@ func main() {
 		os.Exit(code)
 	}
 	tuneGC(os.LookupEnv)
+	if cfg, err := parseConfig(serveArgs(os.Args[1:]), os.Getenv); err == nil {
+		tuneProcs(os.LookupEnv, cfg.db)
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "clientele:", err)
 		stop()
@@ -66,15 +69,22 @@ const (
 	keyMaintenanceEvery = time.Second
 )
 
+// serveArgs are args without "serve", the explicit name of what no
+// subcommand does (SPEC §11).
+func serveArgs(args []string) []string {
+	if len(args) > 0 && args[0] == "serve" {
+		return args[1:]
+	}
+	return args
+}
+
 // run starts Clientele and serves until ctx ends, then drains in-flight
 // requests and closes the store last. Logs go to stdout; start-up messages
 // and the first admin's credentials to stderr. --help and --version print
 // on stdout and return nil without serving. args may start with "serve",
 // the explicit name of what no subcommand does (SPEC §11).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "serve" {
-		args = args[1:]
-	}
+	args = serveArgs(args)
 	cfg, err := parseConfig(args, getenv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
