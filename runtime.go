@@ -27,31 +27,29 @@ func tuneGC(lookupEnv func(string) (string, bool)) {
 	debug.SetGCPercent(defaultGCPercent)
 }
 
-// procsPerCPU is how many Ps (the threads running Go code at once) the
-// runtime gets for each CPU it would use by default, on a SQLite store
-// unless GOMAXPROCS is set. Every SQLite call runs in C on its caller's
-// thread and keeps that thread's P meanwhile: only after 20 µs and more
-// does the runtime hand the P to another thread, at the cost of a thread
-// wake-up, and a COMMIT takes 100-300 µs. With twice the Ps the other
-// requests' Go code goes on during those calls, and the kernel shares the
-// CPUs among the threads. Measured with `go run ./bench` (wrk, 16
-// connections, SQLite, 1 000 clients, 2 CPUs, alternated four times),
-// GOMAXPROCS=4 against the default 2: PATCH on one hot client 7 247-7 493
-// → 8 323-8 780 requests/s in three runs of four (the fourth ran at a
-// lower ceiling), p99 8.5-9.7 → 6.4-7.1 ms; spread over 1 000 clients
-// p99 12.0-13.6 → 10.7-11.5 ms; GET of a client 15 082-16 198 →
-// 16 101-17 713/s; /healthz itself no faster (no SQLite); peak RSS 62 →
-// 74 MiB. On PostgreSQL (pure Go) it made no difference, so it is left at
-// the default there; GOMAXPROCS=8 was no better than 4.
-const procsPerCPU = 2
-
-// tuneProcs sets procsPerCPU times the default GOMAXPROCS for a store at
-// dbURL, unless GOMAXPROCS is set. Setting it stops the runtime from
+// tuneProcs gives the runtime one P (a thread running Go code) more than
+// its default GOMAXPROCS on a SQLite store, unless GOMAXPROCS is set.
+// Every SQLite call runs in C on its caller's thread and keeps that
+// thread's P meanwhile; the runtime hands the P to another thread only
+// after 20 µs and more, at the cost of a thread wake-up, and the writer's
+// COMMIT takes 100-300 µs, one at a time. With one P more, the other
+// requests' Go code goes on during the writer's turn, and the kernel
+// shares the CPUs among the threads. Measured with `go run ./bench` (wrk,
+// 16 connections, SQLite, 1 000 clients, 2 CPUs, alternated twice),
+// GOMAXPROCS 3 against the default 2: PATCH on one hot client 7 345-7 896
+// → 8 557-8 848 requests/s, p99 8.2-8.9 → 5.6-7.1 ms; spread over 1 000
+// clients 4 853-5 559 → 5 768-5 938/s, p99 11.5-12.5 → 10.1 ms; GET of a
+// client 15 014-15 889 → 15 666-16 463/s; token issuance 10 337-10 727 →
+// 10 850-10 858/s; the `name sw` list of 250 clients 1 015-1 074 →
+// 964-966/s (its p99 83 → 62 ms). GOMAXPROCS 4 did no better for PATCH
+// and cost every request more CPU (token issuance 127-136 → 144-169 µs,
+// the list 752-909/s). On PostgreSQL (pure Go) it made no difference, so
+// it keeps the default. Setting GOMAXPROCS stops the runtime from
 // following a later change of the container's CPU limit; an operator who
 // needs that sets GOMAXPROCS.
 func tuneProcs(lookupEnv func(string) (string, bool), dbURL string) {
 	if _, set := lookupEnv("GOMAXPROCS"); set || !strings.HasPrefix(dbURL, "sqlite://") {
 		return
 	}
-	runtime.GOMAXPROCS(procsPerCPU * runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 }

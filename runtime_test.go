@@ -19,7 +19,7 @@ func TestTuneGCKeepsAnOperatorsGOGC(t *testing.T) {
 	}
 }
 
-func TestTuneProcsDoublesThemForSQLiteUnlessSet(t *testing.T) {
+func TestTuneProcsAddsOneForSQLiteUnlessSet(t *testing.T) {
 	def := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(def)
 	unset := func(string) (string, bool) { return "", false }
@@ -29,7 +29,7 @@ func TestTuneProcsDoublesThemForSQLiteUnlessSet(t *testing.T) {
 		db     string
 		want   int
 	}{
-		{"SQLite", unset, "sqlite://clientele.db", procsPerCPU * def},
+		{"SQLite", unset, "sqlite://clientele.db", def + 1},
 		{"PostgreSQL", unset, "postgres://db/clientele", def},
 		{"GOMAXPROCS set", func(k string) (string, bool) { return "3", k == "GOMAXPROCS" }, "sqlite://clientele.db", def},
 	} {
