@@ -53,11 +53,13 @@ type Config struct {
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	store     Store
-	tokens    *token.Issuer
-	tracker   *token.Tracker
-	failures  *ratelimit.Limiter
-	fetcher   *clientkeys.Fetcher
+	store    Store
+	tokens   *token.Issuer
+	tracker  *token.Tracker
+	failures *ratelimit.Limiter
+	fetcher  *clientkeys.Fetcher
+	// sets are the parsed inline jwks of the clients that sent assertions.
+	sets      clientkeys.SetCache
 	audiences []string
 	now       func() time.Time
 }

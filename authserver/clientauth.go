@@ -181,7 +181,7 @@ func (s *Server) verifyAssertion(ctx context.Context, cl *models.OAuthClient, ra
 	var set clientkeys.Set
 	switch {
 	case cl.JWKS != nil:
-		set, err = clientkeys.Parse(cl.JWKS)
+		set, err = s.sets.Parse(cl.JWKS)
 	case cl.JWKSURI != nil && s.fetcher != nil:
 		set, err = s.fetcher.Keys(ctx, *cl.JWKSURI, kid)
 	default:

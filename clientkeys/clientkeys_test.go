@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,48 @@ func TestCheck(t *testing.T) {
 				t.Errorf("got %v, want a problem with %q", p, tc.want)
 			}
 		})
+	}
+}
+
+// The cache hands back the set parsed from the same bytes, another set for
+// other bytes (a client's changed jwks), refuses what Parse refuses every
+// time, and keeps at most setCacheSize sets.
+func TestSetCache(t *testing.T) {
+	keys := newKeys(t)
+	var c SetCache
+	rawA, rawB := publicSet(t, keys[0]), publicSet(t, keys[1])
+	a1, err := c.Parse(rawA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := c.Parse(append([]byte(nil), rawA...))
+	if err != nil || a2 != a1 {
+		t.Fatalf("the same jwks again: %p, %v; want the cached %p", a2, err, a1)
+	}
+	b, err := c.Parse(rawB)
+	if err != nil || b == a1 {
+		t.Fatalf("another jwks: %p, %v; want a set of its own", b, err)
+	}
+	if _, ok := b.LookupKeyID(keys[1].kid); !ok {
+		t.Errorf("the second set lacks its key %q", keys[1].kid)
+	}
+	// The cached set verifies as a fresh one does.
+	if _, err := Verify(sign(t, keys[0], goodClaims(), true), clientID, []string{endpoint}, a2, now); err != nil {
+		t.Errorf("verifying with the cached set: %v", err)
+	}
+	bad := []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`)
+	for range 2 {
+		if _, err := c.Parse(bad); err == nil {
+			t.Fatal("a symmetric key was accepted")
+		}
+	}
+	for i := range setCacheSize + 10 {
+		raw := []byte(fmt.Sprintf(`{"keys":[],"n":%d}`, i))
+		if _, err := c.Parse(raw); err != nil {
+			t.Fatalf("set %d: %v", i, err)
+		}
+	}
+	if n := len(c.sets); n != setCacheSize {
+		t.Errorf("the cache holds %d sets, want at most %d", n, setCacheSize)
 	}
 }

@@ -10,12 +10,14 @@ package clientkeys
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
@@ -155,5 +157,51 @@ func Parse(raw []byte) (jwk.Set, error) {
 	if err != nil {
 		return nil, refuse("the client's jwks is not a JWK Set")
 	}
+	return set, nil
+}
+
+// setCacheSize bounds the sets a SetCache keeps: up to MaxKeys keys each.
+const setCacheSize = 512
+
+// SetCache keeps the sets Parse returned, by the SHA-256 of the bytes they
+// were parsed from. A client's assertions are verified against the same
+// jwks again and again, and parsing it cost as much CPU as checking the
+// signature (a fifth of a private_key_jwt token request). The same bytes
+// always parse to the same set, so an entry never goes stale: a changed
+// jwks is other bytes. A refused jwks is not kept. The sets are shared and
+// only read (jwx's sets and keys lock themselves). The zero value is ready
+// to use.
+type SetCache struct {
+	mu   sync.Mutex
+	sets map[[sha256.Size]byte]jwk.Set
+}
+
+// Parse is Parse(raw), from the cache when it holds raw's set.
+func (c *SetCache) Parse(raw []byte) (jwk.Set, error) {
+	sum := sha256.Sum256(raw)
+	c.mu.Lock()
+	set, ok := c.sets[sum]
+	c.mu.Unlock()
+	if ok {
+		return set, nil
+	}
+	set, err := Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sets == nil {
+		c.sets = map[[sha256.Size]byte]jwk.Set{}
+	}
+	if len(c.sets) >= setCacheSize {
+		// Full: drop one set, whichever the map yields first. A client
+		// whose set is dropped pays one parse on its next assertion.
+		for k := range c.sets {
+			delete(c.sets, k)
+			break
+		}
+	}
+	c.sets[sum] = set
 	return set, nil
 }
