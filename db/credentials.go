@@ -18,13 +18,7 @@ import (
 func (s *Store) RecordAssertion(ctx context.Context, clientID, jti string, expires time.Time) error {
 	now := s.now().UTC().UnixMilli()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		// An expired record of the same jti no longer guards anything.
-		if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM client_assertions WHERE client_id = ? AND jti = ? AND expires <= ?"),
-			clientID, jti, now); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, s.rebind("INSERT INTO client_assertions (client_id, jti, expires) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-			clientID, jti, expires.UTC().UnixMilli())
+		res, err := s.execFixed(ctx, tx, recordAssertionSQL, clientID, jti, expires.UTC().UnixMilli(), now)
 		if err != nil {
 			return err
 		}
@@ -38,6 +32,13 @@ func (s *Store) RecordAssertion(ctx context.Context, clientID, jti string, expir
 	}
 	return err
 }
+
+// recordAssertionSQL records a jti unless its record is there and not yet
+// expired (an expired one no longer guards anything, and is replaced): one
+// statement, prepared with the write path's, that changes a row exactly
+// when the jti is accepted.
+const recordAssertionSQL = `INSERT INTO client_assertions (client_id, jti, expires) VALUES (?, ?, ?)
+	ON CONFLICT (client_id, jti) DO UPDATE SET expires = excluded.expires WHERE client_assertions.expires <= ?`
 
 // PurgeAssertions forgets the assertion records that expired before t.
 func (s *Store) PurgeAssertions(ctx context.Context, t time.Time) error {

@@ -6,9 +6,10 @@ import (
 )
 
 // The write path's fixed statements — the event seq, the event and its
-// webhook deliveries, the token event — run in every write. Unprepared,
-// each costs SQLite a parse and a finalize on top of its run, as much as
-// the run itself (sqlite3_finalize alone was 15 % of the writer's CPU), so
+// webhook deliveries, the token event — run in every write, and the
+// record of a client assertion's jti in every private_key_jwt token
+// request. Unprepared, each costs SQLite a parse and a finalize on top of
+// its run, as much as the run itself (sqlite3_finalize alone was 15 % of the writer's CPU), so
 // they are prepared once on the writer's pool. They must be prepared
 // before a transaction begins: preparing inside one needs a second
 // connection, and SQLite's writer has one (lockingSelect says the same).
@@ -29,8 +30,8 @@ var fixedWrites = func() map[string][]string {
 		chunks = append(chunks, c.events, c.deliveries)
 	}
 	return map[string][]string{
-		SQLite:   append([]string{bumpSeqSQL, readSeqSQL, insertTokenEventSQL}, chunks...),
-		Postgres: {takeSeqsSQL, insertTokenEventSQL},
+		SQLite:   append([]string{bumpSeqSQL, readSeqSQL, insertTokenEventSQL, recordAssertionSQL}, chunks...),
+		Postgres: {takeSeqsSQL, insertTokenEventSQL, recordAssertionSQL},
 	}
 }()
 
