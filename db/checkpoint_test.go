@@ -11,23 +11,42 @@ import (
 	"github.com/clientele/clientele/models"
 )
 
+// openCheckpointed opens a store on a SQLite file in a fresh directory,
+// with one client, hexID(1), whose description revise changes: a few
+// pages of WAL a commit (its row, index entries and an event).
+func openCheckpointed(t *testing.T) (s *Store, path string, revise func(i int)) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.CreateClient(ctx, newClient(hexID(1), "ckpt"), models.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	revise = func(i int) {
+		t.Helper()
+		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
+			d := fmt.Sprintf("revision %d", i)
+			c.Description = &d
+			return nil
+		}, models.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, path, revise
+}
+
 // The writer leaves checkpoints to the background: its own automatic
 // checkpoint waits for a WAL of writerCheckpointPages, while every
 // checkpointCommits commits start a PASSIVE one elsewhere, which keeps the
 // WAL small.
 func TestCheckpointsRunOffTheWriter(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.db")
-	s, err := Open(ctx, "sqlite://"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path, revise := openCheckpointed(t)
 	var pages int
 	if err := s.wdb.QueryRow("PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages != writerCheckpointPages {
 		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want %d", pages, err, writerCheckpointPages)
-	}
-	if _, err := s.CreateClient(ctx, newClient(hexID(1), "ckpt"), models.WriteOptions{}); err != nil {
-		t.Fatal(err)
 	}
 	before, err := os.Stat(path)
 	if err != nil {
@@ -39,13 +58,7 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 	// file.
 	const commits = 2 * checkpointCommits
 	for i := range commits {
-		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
-			d := fmt.Sprintf("revision %d", i)
-			c.Description = &d
-			return nil
-		}, models.WriteOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		revise(i)
 	}
 	// Kicks that come while a checkpoint runs make one more checkpoint
 	// after it (the kick channel holds one), so one starts after the last
@@ -79,15 +92,7 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 // starts over: what it copied is then on disk before the writer's
 // checkpoint, whose own sync would otherwise carry all of it.
 func TestCheckpointsSyncTheDatabaseNearTheWritersThreshold(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.db")
-	s, err := Open(ctx, "sqlite://"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.CreateClient(ctx, newClient(hexID(1), "ckpt"), models.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s, _, update := openCheckpointed(t)
 	rdb, _ := s.r.DB()
 	// A read transaction left open keeps the WAL from starting over, as
 	// steady writes do: with none, the checkpoint after each update would
@@ -103,16 +108,6 @@ func TestCheckpointsSyncTheDatabaseNearTheWritersThreshold(t *testing.T) {
 			t.Fatal(err)
 		}
 		return tx
-	}
-	update := func(i int) {
-		t.Helper()
-		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
-			d := fmt.Sprintf("revision %d", i)
-			c.Description = &d
-			return nil
-		}, models.WriteOptions{}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	// A checkpointer of its own, run by hand beside the store's: its
 	// threshold is a WAL of 80 pages, so it syncs past 40 and past 70.
