@@ -162,3 +162,22 @@ func TestCheckpointsSyncTheDatabaseNearTheWritersThreshold(t *testing.T) {
 		}
 	}
 }
+
+// The writer keeps its temporary storage (its statement journals) in
+// memory; the readers keep SQLite's default, a file once it grows.
+func TestWriterKeepsTemporaryStorageInMemory(t *testing.T) {
+	s, _, _ := openCheckpointed(t)
+	for _, c := range []struct {
+		name string
+		db   *sql.DB
+		want int
+	}{{"writer", s.wdb, 2}, {"reader", s.ckpt.db, 0}} {
+		var got int
+		if err := c.db.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: temp_store = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
