@@ -126,10 +126,11 @@ func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
 	for _, c := range ordered {
 		s.ws.prepareBounded(ctx, c.query)
 	}
+	sctx := s.uninterrupted(ctx)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var applied records
 		for _, c := range ordered {
-			res, err := s.execCAS(ctx, tx, c.query, c.args)
+			res, err := s.execCAS(sctx, tx, c.query, c.args)
 			if err != nil {
 				return err
 			}
@@ -142,7 +143,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
 			c.err = nil
 			applied = append(applied, c.recs...)
 		}
-		return s.writeRecords(ctx, tx, applied)
+		return s.writeRecords(sctx, tx, applied)
 	})
 	if err == nil {
 		return

@@ -27,7 +27,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return translate(err)
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(s.uninterrupted(ctx), nil)
 	if err != nil {
 		return translate(err)
 	}
@@ -43,6 +43,24 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	s.written.Notify()
 	return nil
+}
+
+// uninterrupted is ctx for a statement of the writer on SQLite that need
+// not stop when ctx ends: without a Done channel, go-sqlite3 runs it on the
+// calling goroutine, where with one it starts a goroutine beside each
+// statement, to interrupt it, and hands the result over a channel. Every
+// write's BEGIN (IMMEDIATE, whose wait for the lock busy_timeout bounds)
+// and a group commit's statements (commitGroup: an UPDATE by id each, then
+// the seq and the events), all short, run so; the writer's CPU per spread
+// PATCH fell by a tenth (BenchmarkUpdateClientParallel). Long statements
+// (pruning) and every read keep their ctx: a read stops when its request
+// goes, and the point reads' own goroutine keeps GET's tail short
+// (prepared.go). PostgreSQL's driver needs no goroutine: ctx stays whole.
+func (s *Store) uninterrupted(ctx context.Context) context.Context {
+	if s.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // clientChange is one change of one client: its state before (nil for a

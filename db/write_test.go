@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -252,4 +253,46 @@ func TestLockedFallback(t *testing.T) {
 			t.Errorf("stored %+v", stored)
 		}
 	})
+}
+
+// goroutinesCreated is how many goroutines the process has started.
+func goroutinesCreated() uint64 {
+	m := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(m)
+	return m[0].Value.Uint64()
+}
+
+// On SQLite a write's BEGIN and a group commit's statements run on the
+// leader's goroutine (Store.uninterrupted). With the caller's ctx,
+// go-sqlite3 starts a goroutine beside each statement, to interrupt it:
+// eight goroutines an update in all. What is left are database/sql's own
+// watchers, of the transaction and of the seq's read in it: two.
+func TestGroupCommitRunsItsStatementsOnTheLeader(t *testing.T) {
+	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateClient(ctx, newClient(hexID(1), "leader"), models.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	update := func(i int) {
+		t.Helper()
+		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
+			d := fmt.Sprintf("revision %d", i)
+			c.Description = &d
+			return nil
+		}, models.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(0) // prepares the fixed statements
+	const updates = 200
+	before := goroutinesCreated()
+	for i := 1; i <= updates; i++ {
+		update(i)
+	}
+	if per := float64(goroutinesCreated()-before) / updates; per > 2.5 {
+		t.Errorf("%.2f goroutines started per update, want 2", per)
+	}
 }
