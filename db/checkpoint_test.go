@@ -11,10 +11,10 @@ import (
 	"github.com/clientele/clientele/models"
 )
 
-// openCheckpointed opens a store on a SQLite file in a fresh directory,
-// with one client, hexID(1), whose description revise changes: a few
-// pages of WAL a commit (its row, index entries and an event).
-func openCheckpointed(t *testing.T) (s *Store, path string, revise func(i int)) {
+// openRevised opens a store on a SQLite file in a fresh directory, with
+// one client, hexID(1), whose description revise changes, one update a
+// call: a few pages of WAL a commit (its row, index entries and an event).
+func openRevised(t *testing.T) (s *Store, path string, revise func(i int)) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "c.db")
 	s, err := Open(ctx, "sqlite://"+path)
@@ -43,7 +43,7 @@ func openCheckpointed(t *testing.T) (s *Store, path string, revise func(i int)) 
 // checkpointCommits commits start a PASSIVE one elsewhere, which keeps the
 // WAL small.
 func TestCheckpointsRunOffTheWriter(t *testing.T) {
-	s, path, revise := openCheckpointed(t)
+	s, path, revise := openRevised(t)
 	var pages int
 	if err := s.wdb.QueryRow("PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages != writerCheckpointPages {
 		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want %d", pages, err, writerCheckpointPages)
@@ -92,7 +92,7 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 // starts over: what it copied is then on disk before the writer's
 // checkpoint, whose own sync would otherwise carry all of it.
 func TestCheckpointsSyncTheDatabaseNearTheWritersThreshold(t *testing.T) {
-	s, _, update := openCheckpointed(t)
+	s, _, update := openRevised(t)
 	rdb, _ := s.r.DB()
 	// A read transaction left open keeps the WAL from starting over, as
 	// steady writes do: with none, the checkpoint after each update would
@@ -166,7 +166,7 @@ func TestCheckpointsSyncTheDatabaseNearTheWritersThreshold(t *testing.T) {
 // The writer keeps its temporary storage (its statement journals) in
 // memory; the readers keep SQLite's default, a file once it grows.
 func TestWriterKeepsTemporaryStorageInMemory(t *testing.T) {
-	s, _, _ := openCheckpointed(t)
+	s, _, _ := openRevised(t)
 	for _, c := range []struct {
 		name string
 		db   *sql.DB

@@ -9,10 +9,11 @@ import (
 // webhook deliveries, the token event — run in every write, and the
 // record of a client assertion's jti in every private_key_jwt token
 // request. Unprepared, each costs SQLite a parse and a finalize on top of
-// its run, as much as the run itself (sqlite3_finalize alone was 15 % of the writer's CPU), so
-// they are prepared once on the writer's pool. They must be prepared
-// before a transaction begins: preparing inside one needs a second
-// connection, and SQLite's writer has one (lockingSelect says the same).
+// its run, as much as the run itself (sqlite3_finalize alone was 15 % of
+// the writer's CPU), so they are prepared once on the writer's pool. They
+// must be prepared before a transaction begins: preparing inside one needs
+// a second connection, and SQLite's writer has one (lockingSelect says the
+// same).
 // write prepares them on its first call; tx.StmtContext then uses the
 // statement already prepared on the transaction's connection (on
 // PostgreSQL it prepares it once on each connection of the pool).

@@ -51,8 +51,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // statement, to interrupt it, and hands the result over a channel. Every
 // write's BEGIN (IMMEDIATE, whose wait for the lock busy_timeout bounds)
 // and a group commit's statements (commitGroup: an UPDATE by id each, then
-// the seq and the events), all short, run so; the writer's CPU per spread
-// PATCH fell by a tenth (BenchmarkUpdateClientParallel). Long statements
+// the seq and the events), all short, run so: one update starts 2
+// goroutines instead of 8, and under go run ./bench the server's CPU per
+// spread PATCH fell by about a sixth (BENCHMARKS.md). Long statements
 // (pruning) and every read keep their ctx: a read stops when its request
 // goes, and the point reads' own goroutine keeps GET's tail short
 // (prepared.go). PostgreSQL's driver needs no goroutine: ctx stays whole.

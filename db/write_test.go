@@ -268,24 +268,7 @@ func goroutinesCreated() uint64 {
 // eight goroutines an update in all. What is left are database/sql's own
 // watchers, of the transaction and of the seq's read in it: two.
 func TestGroupCommitRunsItsStatementsOnTheLeader(t *testing.T) {
-	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.CreateClient(ctx, newClient(hexID(1), "leader"), models.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	update := func(i int) {
-		t.Helper()
-		if _, err := s.UpdateClient(ctx, hexID(1), func(c *models.OAuthClient) error {
-			d := fmt.Sprintf("revision %d", i)
-			c.Description = &d
-			return nil
-		}, models.WriteOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, _, update := openRevised(t)
 	update(0) // prepares the fixed statements
 	const updates = 200
 	before := goroutinesCreated()
