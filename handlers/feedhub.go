@@ -27,10 +27,12 @@ type frame struct {
 // Every event with base < seq <= last is in frames, in seq order; a stream
 // behind base reads the store itself until it catches up.
 type feedHub struct {
-	store   Store
-	renders *EventRenders
-	log     *slog.Logger
-	stop    <-chan struct{}
+	store Store
+	log   *slog.Logger
+	stop  <-chan struct{}
+	// frame renders an event as its stream message: sseFrame with the
+	// server's EventRenders (tests make it fail).
+	frame func(*events.Event) ([]byte, error)
 
 	mu        sync.Mutex
 	base      int64
@@ -46,6 +48,11 @@ type feedHub struct {
 	// by the seq they start after (see page); kept the newest keepPages.
 	pages     map[int64]*sharedPage
 	pageOrder []int64
+
+	// unrendered is the seq of the event that last failed to render, so
+	// that the failure is logged once rather than at every retry. Owned
+	// by run's goroutine.
+	unrendered int64
 }
 
 // keepPages bounds the full pages kept for the streams behind the hub.
@@ -60,7 +67,8 @@ type sharedPage struct {
 }
 
 func newFeedHub(store Store, renders *EventRenders, log *slog.Logger, stop <-chan struct{}) *feedHub {
-	return &feedHub{store: store, renders: renders, log: log, stop: stop, grown: events.NewSignal(),
+	return &feedHub{store: store, log: log, stop: stop, grown: events.NewSignal(),
+		frame: func(ev *events.Event) ([]byte, error) { return sseFrame(renders, ev) },
 		pages: map[int64]*sharedPage{}}
 }
 
@@ -135,10 +143,10 @@ func (h *feedHub) run() {
 		if err != nil {
 			h.log.Warn("event feed", "error", err.Error())
 		}
-		if len(evs) > 0 {
-			h.append(evs)
-		}
-		if len(evs) == feedBatch {
+		// A full batch is followed at once by the next, unless one of its
+		// events failed to render: reading the same batch again at once
+		// would fail the same way, so the hub waits as after a short one.
+		if len(evs) > 0 && h.append(evs) && len(evs) == feedBatch {
 			continue
 		}
 		poll.Reset(feedPollEvery)
@@ -156,13 +164,20 @@ func (h *feedHub) run() {
 	}
 }
 
-func (h *feedHub) append(evs []events.Event) {
+// append renders evs and adds them to the frames, and reports whether all
+// of them rendered. When one fails, none of evs is added (the streams wait
+// at the event before it, so that none skips it) and the failure is
+// logged, once for each seq that fails.
+func (h *feedHub) append(evs []events.Event) bool {
 	fresh := make([]frame, 0, len(evs))
 	for i := range evs {
-		data, err := sseFrame(h.renders, &evs[i])
+		data, err := h.frame(&evs[i])
 		if err != nil {
-			h.log.Error("rendering an event", "seq", evs[i].Seq, "error", err.Error())
-			return
+			if evs[i].Seq != h.unrendered {
+				h.unrendered = evs[i].Seq
+				h.log.Error("rendering an event", "seq", evs[i].Seq, "error", err.Error())
+			}
+			return false
 		}
 		fresh = append(fresh, frame{seq: evs[i].Seq, data: data})
 	}
@@ -174,6 +189,7 @@ func (h *feedHub) append(evs []events.Event) {
 		h.frames = append([]frame(nil), h.frames[drop:]...)
 	}
 	h.grown.Notify()
+	return true
 }
 
 // sseFrame is ev as one Server-Sent Events message, its data the JSON
@@ -238,7 +254,7 @@ func (h *feedHub) readPage(ctx context.Context, after int64) ([]frame, error) {
 	}
 	out := make([]frame, 0, len(evs))
 	for i := range evs {
-		data, err := sseFrame(h.renders, &evs[i])
+		data, err := h.frame(&evs[i])
 		if err != nil {
 			return nil, fmt.Errorf("rendering event %d: %w", evs[i].Seq, err)
 		}

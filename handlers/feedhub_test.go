@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -71,3 +72,84 @@ func TestFeedHubSharesPages(t *testing.T) {
 		t.Errorf("the oldest page after %d newer ones: %d reads, want it read again", keepPages, store.reads.Load()-before)
 	}
 }
+
+// fullStore always has a full batch after any seq, and reports each read
+// on reads.
+type fullStore struct {
+	Store
+	reads   chan int64
+	written chan struct{}
+}
+
+func (f *fullStore) LastEventSeq(context.Context) (int64, error) { return 0, nil }
+
+// EventsWritten fires when the test sends on written.
+func (f *fullStore) EventsWritten() <-chan struct{} { return f.written }
+
+func (f *fullStore) Events(_ context.Context, after int64, limit int) ([]events.Event, error) {
+	f.reads <- after
+	out := make([]events.Event, limit)
+	for i := range out {
+		c := models.NewClient()
+		c.ID, c.Name = "c1", "one"
+		out[i] = events.Event{Seq: after + int64(i) + 1, ID: "e", Type: events.Created, ClientID: "c1",
+			Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), After: &c}
+	}
+	return out, nil
+}
+
+// TestFeedHubWaitsAfterAnEventFailsToRender: a full batch is normally
+// followed at once by the next read, but when one of its events cannot be
+// rendered, reading the same batch again at once fails the same way. The
+// hub then waits as after a short batch (for a write or its poll), rather
+// than reading the store in a loop, and logs the failure once; it adds
+// none of that batch, so no stream skips the event.
+func TestFeedHubWaitsAfterAnEventFailsToRender(t *testing.T) {
+	store := &fullStore{reads: make(chan int64, 1), written: make(chan struct{}, 1)}
+	var logged atomic.Int64
+	log := slog.New(countingHandler{&logged})
+	stop := make(chan struct{})
+	h := newFeedHub(store, NewEventRenders(), log, stop)
+	render := h.frame
+	h.frame = func(ev *events.Event) ([]byte, error) {
+		if ev.Seq == 7 {
+			return nil, errors.New("cannot render")
+		}
+		return render(ev)
+	}
+	h.join()
+	defer close(stop)
+	if after := <-store.reads; after != 0 {
+		t.Fatalf("first read after %d, want 0", after)
+	}
+	// The next read comes with a write or the poll (feedPollEvery), not
+	// at once.
+	select {
+	case after := <-store.reads:
+		t.Fatalf("read again after %d at once, after a batch that failed to render", after)
+	case <-time.After(feedPollEvery / 5):
+	}
+	store.written <- struct{}{}
+	if after := <-store.reads; after != 0 {
+		t.Fatalf("the read after a write is after %d, want 0 again: the failed batch must not be skipped", after)
+	}
+	if frames, _, ok := h.after(0, feedBatch); !ok || len(frames) != 0 {
+		t.Errorf("the hub holds %d frames of the batch (ok %v), want none", len(frames), ok)
+	}
+	if n := logged.Load(); n != 1 {
+		t.Errorf("the failure was logged %d times over two reads, want once", n)
+	}
+}
+
+// countingHandler counts the records logged at error level.
+type countingHandler struct{ n *atomic.Int64 }
+
+func (c countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (c countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c countingHandler) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c countingHandler) WithGroup(string) slog.Handler      { return c }
