@@ -11,48 +11,58 @@ import (
 // Server CPU per request: on two cores shared with the load generator and
 // other work, requests per second swing with the machine's load, while
 // the server's CPU seconds per request (user and system, from
-// /proc/PID/stat) are disturbed much less. bench reports both.
+// /proc/PID/stat) are disturbed much less. bench reports both, and the
+// system part apart: on a virtual machine where a system call is dear, it
+// says how much of a request is the kernel's (its reads and writes of the
+// connection, the WAL and the checkpoints).
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on Linux
 // everywhere Go runs.
 const clockTicks = 100
 
-// cpuSeconds is the server's user and system CPU time so far, 0 when
+// cpuTime is a process's CPU time so far, in seconds.
+type cpuTime struct{ user, sys float64 }
+
+// cpuSeconds is the server's user and system CPU time so far, zero when
 // /proc cannot tell.
-func (s *server) cpuSeconds() float64 {
+func (s *server) cpuSeconds() cpuTime {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return cpuTime{}
 	}
 	// The command name, in parentheses, may hold spaces: count the fields
 	// after its closing parenthesis (utime and stime are fields 14 and 15).
 	i := strings.LastIndexByte(string(data), ')')
 	if i < 0 {
-		return 0
+		return cpuTime{}
 	}
 	f := strings.Fields(string(data[i+1:]))
 	if len(f) < 13 {
-		return 0
+		return cpuTime{}
 	}
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / clockTicks
+	return cpuTime{utime / clockTicks, stime / clockTicks}
 }
 
 // measured runs sc with load and records the server's CPU time it took.
 func measured(o options, srv *server, sc scenario) result {
 	before := srv.cpuSeconds()
 	r := load(o, sc)
-	r.serverCPU = srv.cpuSeconds() - before
+	after := srv.cpuSeconds()
+	r.serverCPU = after.user + after.sys - before.user - before.sys
+	r.serverSys = after.sys - before.sys
 	return r
 }
 
-// cpuPerRequest is the server's CPU time per request of r, in µs.
+// cpuPerRequest is the server's CPU time per request of r, in µs, and the
+// system part of it.
 func (r result) cpuPerRequest() string {
 	if r.requests == 0 || r.serverCPU == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f µs", 1e6*r.serverCPU/float64(r.requests))
+	n := float64(r.requests)
+	return fmt.Sprintf("%.0f µs (sys %.0f)", 1e6*r.serverCPU/n, 1e6*r.serverSys/n)
 }
 
 // selected reports whether the scenario named name runs under -only: the

@@ -198,8 +198,9 @@ type result struct {
 	elapsed    time.Duration
 	p50, p99   time.Duration
 	firstError string
-	// serverCPU is the server's CPU seconds during the scenario.
-	serverCPU float64
+	// serverCPU is the server's CPU seconds during the scenario, user
+	// and system; serverSys the system part of it.
+	serverCPU, serverSys float64
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -352,7 +353,7 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	}
 	ceiling := results[0].rps()
 	fmt.Printf("## %s, %d clients (seeded in %v)\n\n", backend, clients, seedTime.Round(time.Millisecond))
-	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req | errors |")
+	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req (of it system) | errors |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.cpuPerRequest(), r.errors)
