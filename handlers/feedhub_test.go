@@ -74,11 +74,12 @@ func TestFeedHubSharesPages(t *testing.T) {
 }
 
 // fullStore always has a full batch after any seq, and reports each read
-// on reads.
+// on reads until done is closed.
 type fullStore struct {
 	Store
 	reads   chan int64
 	written chan struct{}
+	done    <-chan struct{}
 }
 
 func (f *fullStore) LastEventSeq(context.Context) (int64, error) { return 0, nil }
@@ -87,7 +88,10 @@ func (f *fullStore) LastEventSeq(context.Context) (int64, error) { return 0, nil
 func (f *fullStore) EventsWritten() <-chan struct{} { return f.written }
 
 func (f *fullStore) Events(_ context.Context, after int64, limit int) ([]events.Event, error) {
-	f.reads <- after
+	select {
+	case f.reads <- after:
+	case <-f.done:
+	}
 	out := make([]events.Event, limit)
 	for i := range out {
 		c := models.NewClient()
@@ -105,10 +109,10 @@ func (f *fullStore) Events(_ context.Context, after int64, limit int) ([]events.
 // than reading the store in a loop, and logs the failure once; it adds
 // none of that batch, so no stream skips the event.
 func TestFeedHubWaitsAfterAnEventFailsToRender(t *testing.T) {
-	store := &fullStore{reads: make(chan int64, 1), written: make(chan struct{}, 1)}
+	stop := make(chan struct{})
+	store := &fullStore{reads: make(chan int64, 1), written: make(chan struct{}, 1), done: stop}
 	var logged atomic.Int64
 	log := slog.New(countingHandler{&logged})
-	stop := make(chan struct{})
 	h := newFeedHub(store, NewEventRenders(), log, stop)
 	render := h.frame
 	h.frame = func(ev *events.Event) ([]byte, error) {
