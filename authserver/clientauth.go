@@ -48,6 +48,8 @@ type credentials struct {
 	method   models.AuthMethod
 	clientID string
 	secret   string
+	// assertion is the client assertion, parsed once (private_key_jwt).
+	assertion clientkeys.Unverified
 }
 
 // credentials picks the one authentication method a request uses: HTTP
@@ -61,11 +63,11 @@ func (a ClientAuth) credentials() (credentials, error) {
 		if a.AssertionType != clientkeys.AssertionType {
 			return credentials{}, NewError(InvalidClient, "client_assertion_type must be "+clientkeys.AssertionType)
 		}
-		id := clientkeys.UnverifiedIssuer(a.Assertion)
-		if id == "" || (a.ClientID != "" && a.ClientID != id) {
+		u := clientkeys.Inspect(a.Assertion)
+		if u.Issuer == "" || (a.ClientID != "" && a.ClientID != u.Issuer) {
 			return credentials{}, NewError(InvalidClient, "the client assertion's iss must be the client id")
 		}
-		return credentials{method: models.AuthPrivateKeyJWT, clientID: id, secret: a.Assertion}, nil
+		return credentials{method: models.AuthPrivateKeyJWT, clientID: u.Issuer, assertion: u}, nil
 	}
 	if a.Authorization != "" {
 		scheme, payload, _ := strings.Cut(a.Authorization, " ")
@@ -134,7 +136,7 @@ func (s *Server) authenticate(ctx context.Context, cr credentials) (Authenticate
 		if !found || !cl.Enabled || !cl.HasAuthMethod(models.AuthPrivateKeyJWT) {
 			return Authenticated{}, invalidClient()
 		}
-		return out, s.verifyAssertion(ctx, &cl, cr.secret)
+		return out, s.verifyAssertion(ctx, &cl, cr.assertion)
 	}
 	var ok bool
 	out.SecretID, ok = s.secretMatches(&cl, cr.secret)
@@ -173,8 +175,8 @@ func SecretMatches(cl *models.OAuthClient, secret string, now time.Time) (string
 // verifyAssertion checks a client assertion of cl (RFC 7523, SPEC §6):
 // signed by a key of its jwks or jwksUri and never seen before by any
 // server sharing the store.
-func (s *Server) verifyAssertion(ctx context.Context, cl *models.OAuthClient, raw string) error {
-	_, kid, err := clientkeys.Header(raw)
+func (s *Server) verifyAssertion(ctx context.Context, cl *models.OAuthClient, a clientkeys.Unverified) error {
+	kid, err := a.KeyID()
 	if err != nil {
 		return assertionError(err)
 	}
@@ -190,7 +192,7 @@ func (s *Server) verifyAssertion(ctx context.Context, cl *models.OAuthClient, ra
 	if err != nil {
 		return assertionError(err)
 	}
-	got, err := clientkeys.Verify(raw, cl.ID, s.audiences, set, s.now())
+	got, err := a.Verify(cl.ID, s.audiences, set, s.now())
 	if err != nil {
 		return assertionError(err)
 	}

@@ -28,7 +28,7 @@ type testKey struct {
 	priv crypto.Signer
 }
 
-func newKeys(t *testing.T) []testKey {
+func newKeys(t testing.TB) []testKey {
 	t.Helper()
 	ec256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -46,7 +46,7 @@ func newKeys(t *testing.T) []testKey {
 	}
 }
 
-func publicSet(t *testing.T, keys ...testKey) []byte {
+func publicSet(t testing.TB, keys ...testKey) []byte {
 	t.Helper()
 	var set jose.JSONWebKeySet
 	for _, k := range keys {
@@ -59,7 +59,7 @@ func publicSet(t *testing.T, keys ...testKey) []byte {
 	return raw
 }
 
-func sign(t *testing.T, k testKey, claims map[string]any, withKid bool) string {
+func sign(t testing.TB, k testKey, claims map[string]any, withKid bool) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if withKid {
@@ -95,7 +95,7 @@ func goodClaims() map[string]any {
 	}
 }
 
-func parseSet(t *testing.T, raw []byte) jwk.Set {
+func parseSet(t testing.TB, raw []byte) jwk.Set {
 	t.Helper()
 	set, err := Parse(raw)
 	if err != nil {
@@ -268,5 +268,58 @@ func TestSetCache(t *testing.T) {
 	}
 	if n := len(c.sets); n != setCacheSize {
 		t.Errorf("the cache holds %d sets, want at most %d", n, setCacheSize)
+	}
+}
+
+// TestInspectReadsOnceWhatVerifyNeeds: Inspect gives the iss and kid of an
+// assertion without verifying it, and its Verify answers as Verify of the
+// raw assertion does; a malformed assertion has no issuer, or a KeyID
+// error that Verify repeats.
+func TestInspectReadsOnceWhatVerifyNeeds(t *testing.T) {
+	keys := newKeys(t)
+	set := parseSet(t, publicSet(t, keys[0]))
+	raw := sign(t, keys[0], goodClaims(), true)
+	u := Inspect(raw)
+	if kid, err := u.KeyID(); u.Issuer != clientID || kid != keys[0].kid || err != nil {
+		t.Fatalf("Inspect: issuer %q, kid %q, %v", u.Issuer, kid, err)
+	}
+	got, err := u.Verify(clientID, []string{endpoint}, set, now)
+	want, wantErr := Verify(raw, clientID, []string{endpoint}, set, now)
+	if err != nil || wantErr != nil || got != want || got.JTI != "j-1" {
+		t.Fatalf("Unverified.Verify %+v, %v; Verify %+v, %v", got, err, want, wantErr)
+	}
+	// Signed by a key the set lacks: the same refusal either way.
+	other := sign(t, keys[1], goodClaims(), true)
+	_, err = Inspect(other).Verify(clientID, []string{endpoint}, set, now)
+	_, wantErr = Verify(other, clientID, []string{endpoint}, set, now)
+	if err == nil || wantErr == nil || err.Error() != wantErr.Error() {
+		t.Errorf("a key the set lacks: %v, Verify says %v", err, wantErr)
+	}
+	for name, bad := range map[string]string{
+		"not a JWS": "a.b",
+		"too large": strings.Repeat("a", maxAssertion+1),
+	} {
+		u := Inspect(bad)
+		_, kidErr := u.KeyID()
+		_, verifyErr := u.Verify(clientID, []string{endpoint}, set, now)
+		var ke *Error
+		if u.Issuer != "" || !errors.As(kidErr, &ke) || verifyErr != kidErr {
+			t.Errorf("%s: issuer %q, KeyID error %v, Verify error %v", name, u.Issuer, kidErr, verifyErr)
+		}
+	}
+}
+
+// BenchmarkInspectAndVerify is the token endpoint's work on an ES256
+// assertion: one parse for the iss and kid, then the verification.
+func BenchmarkInspectAndVerify(b *testing.B) {
+	keys := newKeys(b)
+	set := parseSet(b, publicSet(b, keys[0]))
+	raw := sign(b, keys[0], goodClaims(), true)
+	b.ReportAllocs()
+	for b.Loop() {
+		u := Inspect(raw)
+		if _, err := u.Verify(clientID, []string{endpoint}, set, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
