@@ -121,18 +121,13 @@ type Assertion struct {
 	Expires time.Time
 }
 
-// Verify checks the assertion raw of client clientID against its key set
-// (RFC 7523 §3, SPEC §6): the signature by a key of set with an allowed
-// algorithm, iss and sub equal to clientID, an aud holding one of
-// audiences, exp in the future and at most MaxLifetime after now and iat,
-// and a jti. Replay of the jti is the caller's to check. Every failure is
-// an *Error; one for a kid the set lacks also matches ErrUnknownKey.
-func Verify(raw, clientID string, audiences []string, set jwk.Set, now time.Time) (Assertion, error) {
-	return Inspect(raw).Verify(clientID, audiences, set, now)
-}
-
-// Verify is the package's Verify of the assertion u was parsed from,
-// without parsing its header again.
+// Verify checks the assertion u was parsed from, as client clientID's,
+// against its key set (RFC 7523 §3, SPEC §6), without parsing its header
+// again: the signature by a key of set with an allowed algorithm, iss and
+// sub equal to clientID, an aud holding one of audiences, exp in the future
+// and at most MaxLifetime after now and iat, and a jti. Replay of the jti
+// is the caller's to check. Every failure is an *Error; one for a kid the
+// set lacks also matches ErrUnknownKey.
 func (u Unverified) Verify(clientID string, audiences []string, set jwk.Set, now time.Time) (Assertion, error) {
 	if u.err != nil {
 		return Assertion{}, u.err

@@ -109,7 +109,7 @@ func TestVerifyAcceptsEveryAllowedAlgorithm(t *testing.T) {
 	set := parseSet(t, publicSet(t, keys...))
 	for _, k := range keys {
 		for _, withKid := range []bool{true, false} {
-			got, err := Verify(sign(t, k, goodClaims(), withKid), clientID, []string{endpoint, "https://as.example"}, set, now)
+			got, err := Inspect(sign(t, k, goodClaims(), withKid)).Verify(clientID, []string{endpoint, "https://as.example"}, set, now)
 			if err != nil {
 				t.Errorf("%s (kid %v): %v", k.alg, withKid, err)
 				continue
@@ -170,7 +170,7 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Verify(tc.raw, clientID, []string{endpoint}, set, now)
+			_, err := Inspect(tc.raw).Verify(clientID, []string{endpoint}, set, now)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want *Error", err)
@@ -180,7 +180,7 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 		})
 	}
-	_, err := Verify(sign(t, other, goodClaims(), true), clientID, []string{endpoint}, set, now)
+	_, err := Inspect(sign(t, other, goodClaims(), true)).Verify(clientID, []string{endpoint}, set, now)
 	if !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("an unknown kid: %v does not match ErrUnknownKey", err)
 	}
@@ -251,7 +251,7 @@ func TestSetCache(t *testing.T) {
 		t.Errorf("the second set lacks its key %q", keys[1].kid)
 	}
 	// The cached set verifies as a fresh one does.
-	if _, err := Verify(sign(t, keys[0], goodClaims(), true), clientID, []string{endpoint}, a2, now); err != nil {
+	if _, err := Inspect(sign(t, keys[0], goodClaims(), true)).Verify(clientID, []string{endpoint}, a2, now); err != nil {
 		t.Errorf("verifying with the cached set: %v", err)
 	}
 	bad := []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`)
@@ -272,8 +272,8 @@ func TestSetCache(t *testing.T) {
 }
 
 // TestInspectReadsOnceWhatVerifyNeeds: Inspect gives the iss and kid of an
-// assertion without verifying it, and its Verify answers as Verify of the
-// raw assertion does; a malformed assertion has no issuer, or a KeyID
+// assertion without verifying it, and its Verify verifies from that one
+// parse, twice alike; a malformed assertion has no issuer, or a KeyID
 // error that Verify repeats.
 func TestInspectReadsOnceWhatVerifyNeeds(t *testing.T) {
 	keys := newKeys(t)
@@ -284,16 +284,16 @@ func TestInspectReadsOnceWhatVerifyNeeds(t *testing.T) {
 		t.Fatalf("Inspect: issuer %q, kid %q, %v", u.Issuer, kid, err)
 	}
 	got, err := u.Verify(clientID, []string{endpoint}, set, now)
-	want, wantErr := Verify(raw, clientID, []string{endpoint}, set, now)
-	if err != nil || wantErr != nil || got != want || got.JTI != "j-1" {
-		t.Fatalf("Unverified.Verify %+v, %v; Verify %+v, %v", got, err, want, wantErr)
+	again, againErr := u.Verify(clientID, []string{endpoint}, set, now)
+	if err != nil || againErr != nil || got != again || got.JTI != "j-1" {
+		t.Fatalf("Verify %+v, %v; again %+v, %v", got, err, again, againErr)
 	}
-	// Signed by a key the set lacks: the same refusal either way.
-	other := sign(t, keys[1], goodClaims(), true)
-	_, err = Inspect(other).Verify(clientID, []string{endpoint}, set, now)
-	_, wantErr = Verify(other, clientID, []string{endpoint}, set, now)
-	if err == nil || wantErr == nil || err.Error() != wantErr.Error() {
-		t.Errorf("a key the set lacks: %v, Verify says %v", err, wantErr)
+	// Signed by a key the set lacks: refused, as a kid to fetch again for.
+	other := Inspect(sign(t, keys[1], goodClaims(), true))
+	_, err = other.Verify(clientID, []string{endpoint}, set, now)
+	var ke *Error
+	if !errors.As(err, &ke) || !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("a key the set lacks: %v, want an *Error matching ErrUnknownKey", err)
 	}
 	for name, bad := range map[string]string{
 		"not a JWS": "a.b",

@@ -30,9 +30,9 @@ type feedHub struct {
 	store Store
 	log   *slog.Logger
 	stop  <-chan struct{}
-	// frame renders an event as its stream message: sseFrame with the
+	// render renders an event as its stream message: sseFrame with the
 	// server's EventRenders (tests make it fail).
-	frame func(*events.Event) ([]byte, error)
+	render func(*events.Event) ([]byte, error)
 
 	mu        sync.Mutex
 	base      int64
@@ -68,8 +68,8 @@ type sharedPage struct {
 
 func newFeedHub(store Store, renders *EventRenders, log *slog.Logger, stop <-chan struct{}) *feedHub {
 	return &feedHub{store: store, log: log, stop: stop, grown: events.NewSignal(),
-		frame: func(ev *events.Event) ([]byte, error) { return sseFrame(renders, ev) },
-		pages: map[int64]*sharedPage{}}
+		render: func(ev *events.Event) ([]byte, error) { return sseFrame(renders, ev) },
+		pages:  map[int64]*sharedPage{}}
 }
 
 func (h *feedHub) last() int64 {
@@ -171,7 +171,7 @@ func (h *feedHub) run() {
 func (h *feedHub) append(evs []events.Event) bool {
 	fresh := make([]frame, 0, len(evs))
 	for i := range evs {
-		data, err := h.frame(&evs[i])
+		data, err := h.render(&evs[i])
 		if err != nil {
 			if evs[i].Seq != h.unrendered {
 				h.unrendered = evs[i].Seq
@@ -254,7 +254,7 @@ func (h *feedHub) readPage(ctx context.Context, after int64) ([]frame, error) {
 	}
 	out := make([]frame, 0, len(evs))
 	for i := range evs {
-		data, err := h.frame(&evs[i])
+		data, err := h.render(&evs[i])
 		if err != nil {
 			return nil, fmt.Errorf("rendering event %d: %w", evs[i].Seq, err)
 		}

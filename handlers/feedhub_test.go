@@ -114,8 +114,8 @@ func TestFeedHubWaitsAfterAnEventFailsToRender(t *testing.T) {
 	var logged atomic.Int64
 	log := slog.New(countingHandler{&logged})
 	h := newFeedHub(store, NewEventRenders(), log, stop)
-	render := h.frame
-	h.frame = func(ev *events.Event) ([]byte, error) {
+	render := h.render
+	h.render = func(ev *events.Event) ([]byte, error) {
 		if ev.Seq == 7 {
 			return nil, errors.New("cannot render")
 		}
