@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -430,5 +431,22 @@ func TestConcurrentAppendsLoseNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A create names every member of the wrong type, in the body's order, not
+// only the first (SPEC §5: one cause per problem found).
+func TestCreateNamesEveryWrongType(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(request{method: http.MethodPost, path: "/oauth-clients?dryRun=true",
+		body: `{"name":5,"grantTypes":["CLIENT_CREDENTIALS"],"enabled":"yes","audience":[1]}`})
+	env := r.wantError(http.StatusBadRequest, apierrors.CodeIllegalValue, "")
+	var got []string
+	for _, c := range env.Causes {
+		got = append(got, c.Text)
+	}
+	want := []string{"name: must be a string", "enabled: must be a boolean", "audience: must be an array of strings"}
+	if !slices.Equal(got, want) {
+		t.Errorf("causes = %q, want %q", got, want)
 	}
 }

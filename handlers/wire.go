@@ -284,7 +284,8 @@ func parseClientRequest(body []byte, kind bodyKind) (clientRequest, error) {
 	if err := apierrors.NewInvalid(causes...); err != nil {
 		return clientRequest{}, err
 	}
-	// In the body's order, so that the first wrong type is the one named.
+	// Every member of a wrong type is named, in the body's order.
+	var wrong []string
 	for i, name := range names {
 		m, _ := models.LookupMember(name)
 		var ok bool
@@ -294,8 +295,11 @@ func parseClientRequest(body []byte, kind bodyKind) (clientRequest, error) {
 			ok = m.DecodeJSON(&req.client, values[i]) == nil
 		}
 		if !ok {
-			return clientRequest{}, apierrors.NewIllegalValue(name + ": must be " + m.TypePhrase())
+			wrong = append(wrong, name+": must be "+m.TypePhrase())
 		}
+	}
+	if len(wrong) > 0 {
+		return clientRequest{}, apierrors.NewIllegalValue(wrong...)
 	}
 	req.defaultAuthMethods(&req.client)
 	return req, nil

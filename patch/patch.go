@@ -252,9 +252,8 @@ func decodePatched(c *models.OAuthClient, doc []byte, touched []bool) (models.OA
 	if err := decodeStrictly(doc, d.Interface()); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			field, _, _ := strings.Cut(typeErr.Field, ".")
-			if m, ok := models.LookupMember(field); ok {
-				return models.OAuthClient{}, apierrors.NewIllegalValue(field + ": must be " + m.TypePhrase())
+			if causes := wrongTypes(doc); len(causes) > 0 {
+				return models.OAuthClient{}, apierrors.NewIllegalValue(causes...)
 			}
 		}
 		return models.OAuthClient{}, apierrors.NewIllegalValue("the patched client: " + err.Error())
@@ -279,6 +278,30 @@ func decodePatched(c *models.OAuthClient, doc []byte, touched []bool) (models.OA
 		return models.OAuthClient{}, apierrors.NewRequiredMissing(missing...)
 	}
 	return next, nil
+}
+
+// wrongTypes names every member of the patched projection doc whose value
+// is of the wrong type, in the order of PatchableMembers: the decoding
+// stops at the first, and which member comes first in doc depends on the
+// operations (a moved member comes last), not on the client. Only called
+// once a decoding has failed.
+func wrongTypes(doc []byte) []string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(doc, &members) != nil {
+		return nil
+	}
+	var causes []string
+	for i, m := range models.PatchableMembers() {
+		raw, ok := members[m.Name]
+		if !ok {
+			continue
+		}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(json.Unmarshal(raw, reflect.New(patchedDoc.Field(i).Type).Interface()), &typeErr) {
+			causes = append(causes, m.Name+": must be "+m.TypePhrase())
+		}
+	}
+	return causes
 }
 
 // decodeStrictly decodes doc, one JSON object, into v as a json.Decoder

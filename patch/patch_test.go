@@ -309,3 +309,40 @@ func TestDocumentLimitCountsEveryMember(t *testing.T) {
 		}
 	}
 }
+
+// Every member of the patched client whose value has the wrong type is
+// named, in the order of the members, whatever order the operations leave
+// them in: a moved member comes last in the patched document, and the
+// decoding of that document stops at the first wrong type it meets.
+func TestApplyNamesEveryWrongType(t *testing.T) {
+	want := []string{
+		"accessTokenValiditySeconds: must be an integer",
+		"grantTypes: must be an array of strings",
+		"enabled: must be a boolean",
+	}
+	for name, body := range map[string]string{
+		"in member order": `[{"op":"replace","path":"/accessTokenValiditySeconds","value":"soon"},
+			{"op":"replace","path":"/grantTypes","value":[7]},{"op":"replace","path":"/enabled","value":"yes"}]`,
+		"moved last": `[{"op":"move","from":"/name","path":"/accessTokenValiditySeconds"},{"op":"add","path":"/name","value":"n"},
+			{"op":"add","path":"/grantTypes/0","value":86400},{"op":"copy","from":"/description","path":"/enabled"},
+			{"op":"replace","path":"/description","value":"d"}]`,
+		"merge patch": `{"enabled":"yes","grantTypes":[7],"accessTokenValiditySeconds":"soon"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			media := MediaJSONPatch
+			if strings.HasPrefix(body, "{") {
+				media = MediaMergePatch
+			}
+			c := stored()
+			c.Description = new("a description")
+			_, err := Apply(&c, media, []byte(body))
+			e, ok := apierrors.From(err)
+			if !ok || e.DetailCode != apierrors.CodeIllegalValue {
+				t.Fatalf("err = %v, want %s", err, apierrors.CodeIllegalValue)
+			}
+			if got := e.CauseTexts(); !reflect.DeepEqual(got, want) {
+				t.Errorf("causes = %q, want %q", got, want)
+			}
+		})
+	}
+}
