@@ -26,20 +26,17 @@ func applyMergePatch(doc, body []byte) ([]byte, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	var illegal, missing []string
-	for i, name := range names {
-		switch {
-		case !models.IsPatchable(name):
+	// A null for a member that may not be null is left to decodePatched,
+	// like every other problem of the result: a merge patch is refused
+	// exactly as a JSON Patch with the same result is.
+	var illegal []string
+	for _, name := range names {
+		if !models.IsPatchable(name) {
 			illegal = append(illegal, fmt.Sprintf("%q: not a patchable member", name))
-		case string(values[i]) == "null" && !models.IsNullable(name):
-			missing = append(missing, name+": may not be removed or null")
 		}
 	}
 	if len(illegal) > 0 {
 		return nil, apierrors.NewIllegalUpdate(illegal...)
-	}
-	if len(missing) > 0 {
-		return nil, apierrors.NewRequiredMissing(missing...)
 	}
 	subs := map[string]string{}
 	skeleton, err := mergeMembers(nil, doc, names, values, subs)

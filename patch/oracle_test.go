@@ -570,7 +570,7 @@ func oracleJSONPatch(doc, body []byte) ([]byte, *oracleErr) {
 	return out.Bytes(), nil
 }
 
-// oracleMergePatch is RFC 7396 §2 with SPEC §4.1 and §4.5 on the names.
+// oracleMergePatch is RFC 7396 §2 with SPEC §4.1 on the names.
 func oracleMergePatch(doc, body []byte) ([]byte, *oracleErr) {
 	v, e := oracleRead(body, MaxDepth)
 	if e != nil {
@@ -588,11 +588,8 @@ func oracleMergePatch(doc, body []byte) ([]byte, *oracleErr) {
 			return nil, fail(apierrors.CodeIllegalUpdate, "%s", k)
 		}
 	}
-	for _, k := range p.names {
-		if p.vals[k] == nil && !models.IsNullable(k) {
-			return nil, fail(apierrors.CodeRequiredMissing, "%s", k)
-		}
-	}
+	// A null for a member that may not be null removes it, and the result
+	// is refused as any other result missing it is (oracleApply).
 	target, _ := oracleRead(doc, 1<<10)
 	var merge func(target, patch any) any
 	merge = func(target, patch any) any {

@@ -346,3 +346,26 @@ func TestApplyNamesEveryWrongType(t *testing.T) {
 		})
 	}
 }
+
+// A merge patch is refused exactly as a JSON Patch with the same result
+// is: a null for a member that may not be null is a missing member of the
+// result, weighed with the result's other problems, not a refusal of its
+// own before them.
+func TestMergeAndJSONPatchRefusedAlike(t *testing.T) {
+	for _, tc := range []struct{ merge, jsonPatch string }{
+		{`{"name":null,"enabled":"yes"}`, `[{"op":"remove","path":"/name"},{"op":"replace","path":"/enabled","value":"yes"}]`},
+		{`{"accessType":null,"grantTypes":null}`, `[{"op":"remove","path":"/accessType"},{"op":"replace","path":"/grantTypes","value":null}]`},
+	} {
+		c := stored()
+		_, mergeErr := Apply(&c, MediaMergePatch, []byte(tc.merge))
+		_, patchErr := Apply(&c, MediaJSONPatch, []byte(tc.jsonPatch))
+		m, ok1 := apierrors.From(mergeErr)
+		p, ok2 := apierrors.From(patchErr)
+		if !ok1 || !ok2 {
+			t.Fatalf("%s: %v; %s: %v", tc.merge, mergeErr, tc.jsonPatch, patchErr)
+		}
+		if m.DetailCode != p.DetailCode || !reflect.DeepEqual(m.CauseTexts(), p.CauseTexts()) {
+			t.Errorf("%s: %s %q; %s: %s %q", tc.merge, m.DetailCode, m.CauseTexts(), tc.jsonPatch, p.DetailCode, p.CauseTexts())
+		}
+	}
+}
