@@ -15,6 +15,11 @@
 //                                64 KiB
 //   a test operation fails    -> 409.1 Conflict
 //   any other operation fails -> 400.1 Bad Request Content
+//   copies copy more than 64 KiB, or the result passes it
+//                             -> 400.1.4 Limit violation, also when a later
+//                                operation would fail (within a tenth of
+//                                the limit either answer is right: the
+//                                server measures canonical JSON)
 //
 // and a refused or dry-run PATCH leaves the client as it was. Numbers are
 // written in several spellings (3600, 3600.0, 3.6e3), objects with their
@@ -206,6 +211,7 @@ function operation (doc) {
 }
 
 function generate (doc) {
+  if (chance(0.03)) return copyBomb(doc)
   const n = 1 + Math.floor(rnd() * 5)
   const ops = []
   let cur = structuredClone(doc)
@@ -217,6 +223,16 @@ function generate (doc) {
     const next = structuredClone(cur)
     if (!rfcOne(next, op)) cur = next
   }
+  return ops
+}
+
+// Many copies of one long value: the document may grow past 64 KiB, which
+// SPEC §4 rule 3 refuses (400.1.4), and so may the bytes copied.
+function copyBomb (doc) {
+  const target = pick(['/audience/-', '/redirectUris/-', '/grantTypes/0'])
+  const ops = [{ op: 'replace', path: '/description', value: 'd'.repeat(1000 + Math.floor(rnd() * 1000)) }]
+  for (let n = 5 + Math.floor(rnd() * 70); n > 0; n--) ops.push({ op: 'copy', from: '/description', path: target })
+  if (chance(0.5)) ops.push(operation(doc))
   return ops
 }
 
@@ -304,18 +320,34 @@ function fjpOne (doc, op) {
     return op.op === 'test' ? 'test' : 'target'
   }
 }
+const bytes = (v) => Buffer.byteLength(JSON.stringify(v))
 function oracle (doc, ops, one) {
   let d = structuredClone(doc)
   if (!Array.isArray(ops)) d = mergePatch.apply(d, structuredClone(ops))
-  for (let i = 0; Array.isArray(ops) && i < ops.length; i++) {
+  let copied = 0 // the bytes copied by the copies that applied
+  let failed = null
+  for (let i = 0; Array.isArray(ops) && i < ops.length && !failed; i++) {
+    const value = ops[i].op === 'copy' ? at(d, ops[i].from) : undefined
     const cls = one(d, ops[i])
-    if (cls) return { cls, at: i }
+    if (cls) failed = { cls, at: i }
+    else if (value !== undefined) copied += bytes(value)
   }
+  // The server stops at the copy that passes the limit, before any later
+  // failure.
+  if (copied > limitBytes) return { cls: 'limit', copied }
+  if (failed) return { ...failed, copied }
+  if (bytes(d) > limitBytes) return { cls: 'limit', size: bytes(d), copied }
   // A removed member that may be null is stored as null (SPEC §4 rule 5);
   // any other removed member makes the result invalid.
   for (const m of nullable) if (!Object.hasOwn(d, m)) d[m] = null
-  return { cls: 'ok', doc: d }
+  return { cls: 'ok', doc: d, copied }
 }
+
+// SPEC §4 rule 3: copies may not grow the document past 64 KiB. The
+// server measures canonical JSON, this check JSON.stringify's: within a
+// tenth of the limit either answer is right.
+const limitBytes = 64 << 10
+const nearLimit = (o) => [o.size, o.copied].some(n => n !== undefined && Math.abs(n - limitBytes) < limitBytes / 10)
 
 function equal (a, b) { return JSON.stringify(canon(a)) === JSON.stringify(canon(b)) }
 function canon (v) {
@@ -344,7 +376,7 @@ for (const s of seeds) {
   clients.push({ id: res.json.id, doc: projection(res.json), etag: res.etag })
 }
 
-const counts = { ok: 0, test: 0, target: 0, invalid: 0, limit: 0, dryRun: 0, disagree: 0, merge: 0 }
+const counts = { ok: 0, test: 0, target: 0, invalid: 0, limit: 0, nearLimit: 0, dryRun: 0, disagree: 0, merge: 0 }
 // Refusals of a result the libraries reach: the rules of SPEC §2 and §9
 // (a client left with secret methods and no live secret is 400.1.1).
 const validation = ['400.1.0 Required data missing or empty', '400.1.1 Illegal update attempt',
@@ -363,13 +395,18 @@ for (; sent < patches && Date.now() < deadline && failures < 20; sent++) {
     continue
   }
   if (merge) counts.merge++
+  if (nearLimit(a) || nearLimit(b)) { counts.nearLimit++; continue }
   const dry = chance(0.15)
   const res = await api('PATCH', `/oauth-clients/${c.id}${dry ? '?dryRun=true' : ''}`, text,
     merge ? 'application/merge-patch+json' : 'application/json-patch+json')
   const code = res.json && res.json.detailCode
   const what = `patch ${sent} on ${c.id} ${text}`
   if (res.status >= 500) { fail(what, `${res.status} ${JSON.stringify(res.json)}`); continue }
-  if (a.cls === 'test' || a.cls === 'target') {
+  if (a.cls === 'limit') {
+    if (res.status !== 400 || code !== '400.1.4 Limit violation') {
+      fail(what, `the patch grows the document past 64 KiB (${JSON.stringify({ copied: a.copied, size: a.size })}), so 400.1.4 is due; got ${res.status} ${JSON.stringify(res.json)}`)
+    } else counts.limit++
+  } else if (a.cls === 'test' || a.cls === 'target') {
     const want = a.cls === 'test' ? [409, '409.1 Conflict'] : [400, '400.1 Bad Request Content']
     if (res.status !== want[0] || code !== want[1]) {
       fail(what, `operation ${a.at} fails (${a.cls}) in both libraries, so ${want.join(' ')} is due; got ${res.status} ${JSON.stringify(res.json)}`)
@@ -387,12 +424,11 @@ for (; sent < patches && Date.now() < deadline && failures < 20; sent++) {
     // The libraries' result must be refused the same way when it is the
     // whole of the patch: every member replaced (or removed) at once.
     const whole = members.map(m => Object.hasOwn(a.doc, m) ? { op: 'replace', path: '/' + m, value: a.doc[m] } : { op: 'remove', path: '/' + m })
+    if (bytes(whole) > 60_000) { counts.invalid++; continue } // it would not fit in a body
     const again = await api('PATCH', `/oauth-clients/${c.id}?dryRun=true`, JSON.stringify(whole), 'application/json-patch+json')
     if (again.status !== 400 || again.json.detailCode !== code || !equal(again.json.causes, res.json.causes)) {
       fail(what, `refused with ${code} ${JSON.stringify(res.json.causes)}, but the libraries' result ${JSON.stringify(a.doc)} gets ${again.status} ${JSON.stringify(again.json)}`)
     } else counts.invalid++
-  } else if (res.status === 400 && code === '400.1.4 Limit violation' && JSON.stringify(a.doc).length > 60_000) {
-    counts.limit++
   } else {
     fail(what, `the libraries apply it to ${JSON.stringify(c.doc)}; got ${res.status} ${JSON.stringify(res.json)}`)
   }
@@ -409,9 +445,11 @@ for (const c of clients) await api('DELETE', `/oauth-clients/${c.id}`)
 
 console.log(`${sent} patches (${counts.merge} of them merge patches): ${counts.ok} applied (${counts.dryRun} of them dry runs), ${counts.test} failed tests (409), ` +
   `${counts.target} missing targets (400.1), ${counts.invalid} refused results (400.1.x, confirmed by a whole-document dry run), ` +
-  `${counts.limit} over the size limit; ${counts.disagree} cases where the two libraries disagreed were not sent`)
+  `${counts.limit} over the size limit (400.1.4), ${counts.nearLimit} within a tenth of it not sent; ${counts.disagree} cases where the two libraries disagreed were not sent`)
 // Every outcome must be exercised, or the run proves little.
-for (const k of ['ok', 'test', 'target', 'invalid', 'dryRun', 'merge']) {
+for (const k of ['ok', 'test', 'target', 'invalid', 'dryRun', 'merge', 'limit']) {
+  if (k === 'limit' && counts.limit < sent / 500) fail('coverage', `only ${counts.limit} limit outcomes in ${sent} patches`)
+  if (k === 'limit') continue
   if (counts[k] < sent / 50) fail('coverage', `only ${counts[k]} ${k} outcomes in ${sent} patches`)
 }
 if (sent < Math.min(patches, 500)) fail('coverage', `only ${sent} patches within the time bound`)
