@@ -1,0 +1,203 @@
+// Follows Clientele's change feed (SPEC §10) with the `eventsource` package,
+// the WhatWG EventSource for Node.js that nobody on this project wrote,
+// while concurrent writers change clients, and cuts its connection several
+// times: the library reconnects by itself, sending the Last-Event-ID it
+// kept, and the server resumes after it. What the library delivered must be
+// exactly the JSON feed: every event once, in seq order, none missing, each
+// with `event:` its type, `id:` its seq and `data:` the event as the JSON
+// feed shows it.
+//
+// The server must not rate-limit the admin (--rate-limit 0): the writers
+// send a few hundred requests in a few seconds.
+//
+// usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET
+import { EventSource } from 'eventsource'
+
+const [base, adminId, adminSecret] = process.argv.slice(2)
+if (!base || !adminId || !adminSecret) {
+  console.error('usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET')
+  process.exit(2)
+}
+if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(base)) {
+  console.error('BASE_URL must be http://127.0.0.1:PORT: this check sends load to loopback only')
+  process.exit(2)
+}
+
+let failures = 0
+function pass (what) { console.log(`ok   ${what}`) }
+function fail (what, why) { failures++; console.error(`FAIL ${what}: ${why}`) }
+
+const basic = 'Basic ' + btoa(encodeURIComponent(adminId) + ':' + encodeURIComponent(adminSecret))
+const tokenRes = await fetch(base + '/oauth/token', {
+  method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ grant_type: 'client_credentials' })
+})
+if (tokenRes.status !== 200) {
+  console.error(`FAIL admin token: ${tokenRes.status} ${await tokenRes.text()}`)
+  process.exit(1)
+}
+const token = (await tokenRes.json()).access_token
+
+async function api (method, path, body, contentType = 'application/json') {
+  const headers = { authorization: 'Bearer ' + token }
+  if (body !== undefined) headers['content-type'] = contentType
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await res.text()
+  return { status: res.status, json: text ? JSON.parse(text) : null }
+}
+
+// Every event after seq, from the JSON feed.
+async function feedAfter (seq) {
+  const out = []
+  for (;;) {
+    const res = await api('GET', `/oauth-client-events?after=${seq}&limit=1000`)
+    if (res.status !== 200) throw new Error(`feed: ${res.status} ${JSON.stringify(res.json)}`)
+    if (res.json.length === 0) return out
+    out.push(...res.json)
+    seq = res.json[res.json.length - 1].seq
+  }
+}
+
+const before = await feedAfter(0)
+const start = before.length ? before[before.length - 1].seq : 0
+
+// ---- the follower ----
+// Each connection the library opens goes through this fetch, which adds
+// the token, records the Last-Event-ID the library sends, and can be cut.
+const connections = [] // { lastEventId, controller }
+const types = ['created', 'patched', 'replaced', 'secretAdded', 'secretDeleted', 'secretRotated', 'deleted', 'restored']
+const received = [] // { type, id, data }
+const es = new EventSource(`${base}/oauth-client-events?after=${start}`, {
+  fetch: async (input, init) => {
+    const headers = new Headers(init.headers)
+    const conn = { lastEventId: headers.get('last-event-id'), accept: headers.get('accept') }
+    connections.push(conn)
+    headers.set('authorization', 'Bearer ' + token)
+    const res = await fetch(input, { ...init, headers })
+    // The body as the library reads it, which conn.cut ends the way a
+    // dropped connection does: an error that is not an abort.
+    const reader = res.body.getReader()
+    const body = new ReadableStream({
+      start (controller) {
+        conn.cut = () => {
+          controller.error(new TypeError('terminated: the connection was cut'))
+          reader.cancel().catch(() => {})
+          conn.cut = null
+        }
+      },
+      async pull (controller) {
+        try {
+          const { done, value } = await reader.read()
+          if (conn.cut === null) return
+          if (done) controller.close()
+          else controller.enqueue(value)
+        } catch (e) {
+          if (conn.cut !== null) controller.error(e)
+        }
+      }
+    })
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+  }
+})
+for (const type of types) {
+  es.addEventListener(type, (e) => received.push({ type: e.type, id: e.lastEventId, data: e.data }))
+}
+es.addEventListener('message', (e) => received.push({ type: 'message', id: e.lastEventId, data: e.data }))
+let errors = 0
+es.addEventListener('error', () => { errors++ })
+await new Promise((resolve, reject) => {
+  es.addEventListener('open', resolve, { once: true })
+  setTimeout(() => reject(new Error('the stream did not open within 10 s')), 10_000)
+})
+
+// ---- the writers ----
+// Sixteen writers in four rounds, each with a client of its own: create, patches, a secret
+// added, a rotation with grace, a replace, a delete and a restore.
+async function writer (w) {
+  const c = await api('POST', '/oauth-clients', { name: `feed-check ${w}`, type: 'CONFIDENTIAL', grantTypes: ['CLIENT_CREDENTIALS'] })
+  if (c.status !== 201) throw new Error(`create: ${c.status} ${JSON.stringify(c.json)}`)
+  const id = c.json.id
+  const steps = [
+    ...Array.from({ length: 25 }, (_, i) => () => api('PATCH', `/oauth-clients/${id}`, [{ op: 'replace', path: '/description', value: `step ${i}` }], 'application/json-patch+json')),
+    () => api('POST', `/oauth-clients/${id}/secrets`, {}),
+    () => api('POST', `/oauth-clients/${id}/secret`, { graceSeconds: 60 }),
+    () => api('PUT', `/oauth-clients/${id}`, { name: `feed-check ${w} replaced`, grantTypes: ['CLIENT_CREDENTIALS'] }),
+    ...Array.from({ length: 10 }, (_, i) => () => api('PATCH', `/oauth-clients/${id}`, { tenant: `t${i}` }, 'application/merge-patch+json')),
+    () => api('DELETE', `/oauth-clients/${id}`)
+  ]
+  for (const step of steps) {
+    const res = await step()
+    if (res.status >= 300) throw new Error(`writer ${w}: ${res.status} ${JSON.stringify(res.json)}`)
+  }
+  // Back to the state right before the delete.
+  const history = await api('GET', `/oauth-clients/${id}/history?limit=2`)
+  const restored = await api('POST', `/oauth-clients/${id}/restore`, { seq: history.json[1].seq })
+  if (restored.status !== 200) throw new Error(`restore: ${restored.status} ${JSON.stringify(restored.json)}`)
+}
+
+// Cut the follower's connection now and then while the writers run.
+// The library waits 3 s before it reconnects; the writers run on
+// meanwhile, so each cut leaves events to resume.
+let cuts = 0
+const cutter = setInterval(() => {
+  const last = connections[connections.length - 1]
+  if (cuts < 4 && received.length > 0 && last.cut) {
+    last.cutAfter = received[received.length - 1].id
+    last.cut()
+    cuts++
+  }
+}, 500)
+async function writeInRounds () {
+  for (let round = 0; round < 4; round++) {
+    await Promise.all(Array.from({ length: 4 }, (_, w) => writer(round * 4 + w)))
+    await new Promise(resolve => setTimeout(resolve, 2000))
+  }
+}
+await writeInRounds()
+clearInterval(cutter)
+// The last cut's reconnection, and one more write for it to deliver.
+for (const until = Date.now() + 10_000; Date.now() < until && connections.length <= cuts;) {
+  await new Promise(resolve => setTimeout(resolve, 100))
+}
+await writer(16)
+
+// ---- the comparison ----
+const feed = await feedAfter(start)
+const last = feed[feed.length - 1].seq
+const deadline = Date.now() + 30_000
+while (Date.now() < deadline && !(received.length > 0 && Number(received[received.length - 1].id) >= last)) {
+  await new Promise(resolve => setTimeout(resolve, 100))
+}
+es.close()
+
+const want = feed.map(e => ({ type: e.type, id: String(e.seq), data: e }))
+let mismatch = null
+for (let i = 0; i < Math.max(want.length, received.length) && !mismatch; i++) {
+  const w = want[i]; const g = received[i]
+  if (!w || !g) mismatch = `event ${i}: the feed has ${JSON.stringify(w)}, the stream delivered ${JSON.stringify(g)}`
+  else if (g.type !== w.type || g.id !== w.id) mismatch = `event ${i}: the feed has ${w.type} seq ${w.id}, the stream delivered ${g.type} id ${g.id}`
+  else if (JSON.stringify(JSON.parse(g.data)) !== JSON.stringify(w.data)) mismatch = `event ${i} (seq ${w.id}): data ${g.data}, the feed ${JSON.stringify(w.data)}`
+}
+if (mismatch) fail('the stream is the JSON feed, event for event', mismatch)
+else pass(`the stream delivered all ${want.length} events of the JSON feed once each, in seq order, with their types, ids and data`)
+
+const typesSeen = new Set(received.map(e => e.type))
+const missingTypes = types.filter(t => !typesSeen.has(t) && t !== 'secretDeleted')
+if (missingTypes.length) fail('every kind of write was followed', `no ${missingTypes.join(', ')} event`)
+
+// Every reconnection carried the id of the last event delivered before
+// its cut, as the library keeps it.
+const reconnects = connections.slice(1)
+if (cuts < 3 || reconnects.length < cuts) {
+  fail('the library reconnected after each cut', `${cuts} cuts, ${reconnects.length} reconnections, ${errors} error events`)
+} else {
+  const wrong = connections.slice(0, -1).map((c, i) => [c, connections[i + 1]])
+    .filter(([c, next]) => c.cutAfter !== undefined && next.lastEventId !== c.cutAfter)
+  if (wrong.length) fail('each reconnection resumes after the last event delivered', JSON.stringify(wrong.map(([c, n]) => ({ cutAfter: c.cutAfter, sent: n.lastEventId }))))
+  else pass(`the library reconnected ${reconnects.length} times after ${cuts} cuts, each time with Last-Event-ID the last id it had (${reconnects.map(c => c.lastEventId).join(', ')})`)
+}
+if (connections.some(c => c.accept !== 'text/event-stream')) fail('the library asks for text/event-stream', JSON.stringify(connections.map(c => c.accept)))
+
+if (failures > 0) {
+  console.error(`${failures} failures`)
+  process.exit(1)
+}
