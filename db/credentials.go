@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/clientele/clientele/clientkeys"
@@ -17,20 +16,17 @@ import (
 // assertion is accepted once across all of them (RFC 7523 §3, SPEC §6).
 func (s *Store) RecordAssertion(ctx context.Context, clientID, jti string, expires time.Time) error {
 	now := s.now().UTC().UnixMilli()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := s.execFixed(ctx, tx, recordAssertionSQL, clientID, jti, expires.UTC().UnixMilli(), now)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return clientkeys.ErrReplayed
-		}
-		return err
+	// It rides a group commit (groupcommit.go), whose leader serves other
+	// requests too: its context does not end with this request's.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	return s.commit(gctx, &casCommit{
+		// After every client id: a byte no id holds, then the key.
+		id:    "\xff" + clientID + "\x00" + jti,
+		query: recordAssertionSQL, fixed: true,
+		args:      []any{clientID, jti, expires.UTC().UnixMilli(), now},
+		unchanged: clientkeys.ErrReplayed,
 	})
-	if errors.Is(err, clientkeys.ErrReplayed) {
-		return clientkeys.ErrReplayed
-	}
-	return err
 }
 
 // recordAssertionSQL records a jti unless its record is there and not yet

@@ -1,11 +1,17 @@
 package db
 
 import (
+	"database/sql"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/clientele/clientele/clientkeys"
+	"github.com/clientele/clientele/models"
 )
 
 // An assertion's jti is accepted once per client until it expires; then
@@ -45,4 +51,109 @@ func TestRecordAssertion(t *testing.T) {
 			t.Errorf("%d records (%v), want 2", n, err)
 		}
 	})
+}
+
+// Concurrent uses of one jti: exactly one is accepted, on every store,
+// while other clients' jtis and PATCHes share the same group commits.
+func TestRecordAssertionConcurrently(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		for i := 1; i <= 4; i++ {
+			if _, err := s.CreateClient(ctx, newClient(hexID(i), fmt.Sprint("c", i)), models.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expires := s.now().Add(time.Minute)
+		var wg sync.WaitGroup
+		var accepted, replayed, others atomic.Int32
+		for g := range 48 {
+			wg.Go(func() {
+				var err error
+				switch g % 3 {
+				case 0: // the one jti, many times
+					if err = s.RecordAssertion(ctx, hexID(1), "shared", expires); err == nil {
+						accepted.Add(1)
+					} else if errors.Is(err, clientkeys.ErrReplayed) {
+						replayed.Add(1)
+						err = nil
+					}
+				case 1: // a jti of its own
+					err = s.RecordAssertion(ctx, hexID(g%4+1), fmt.Sprint("own-", g), expires)
+					others.Add(1)
+				default: // a PATCH beside them
+					_, err = s.UpdateClient(ctx, hexID(g%4+1), func(c *models.OAuthClient) error {
+						c.RedirectURIs = append(c.RedirectURIs, fmt.Sprintf("https://a.example/%d", g))
+						return nil
+					}, models.WriteOptions{})
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if accepted.Load() != 1 || replayed.Load() != 15 {
+			t.Errorf("the shared jti: %d accepted, %d replays; want 1 and 15", accepted.Load(), replayed.Load())
+		}
+		var n int
+		if err := s.wdb.QueryRow("SELECT count(*) FROM client_assertions").Scan(&n); err != nil || n != 17 {
+			t.Errorf("%d records (%v), want 17", n, err)
+		}
+		uris := 0
+		for i := 1; i <= 4; i++ {
+			c, err := s.GetClient(ctx, hexID(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			uris += len(c.RedirectURIs)
+		}
+		if uris != 16 {
+			t.Errorf("%d redirect URIs stored, want 16", uris)
+		}
+	})
+}
+
+// Assertions that queue while the writer is busy share one transaction:
+// a burst of private_key_jwt token requests is not one commit each.
+func TestRecordAssertionsShareCommits(t *testing.T) {
+	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Hold the writer, as a long commit would.
+	release, held := make(chan struct{}), make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock()
+	go s.write(ctx, func(*sql.Tx) error { close(held); <-release; return nil })
+	<-held
+	before := s.ckpt.commits.Load()
+	expires := s.now().Add(time.Minute)
+	const n = 24
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := s.RecordAssertion(ctx, "c1", fmt.Sprint("j", i), expires); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// Every one of them is waiting: the first leads and waits for the
+	// writer, the others queue behind it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.commits.mu.Lock()
+		queued := len(s.commits.waiting)
+		s.commits.mu.Unlock()
+		if queued == n-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d assertions queued", queued, n-1)
+		}
+	}
+	unblock()
+	wg.Wait()
+	// The held write, the first leader's, and one for all the rest.
+	if got := s.ckpt.commits.Load() - before; got != 3 {
+		t.Errorf("%d commits for the held write and %d assertions, want 3", got, n)
+	}
 }

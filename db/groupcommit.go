@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -23,24 +22,36 @@ import (
 // every write, so a group writes them once; on PostgreSQL a group is one
 // BEGIN, one seq and one COMMIT.
 //
+// A client assertion's jti (RecordAssertion) rides the same groups: one
+// INSERT that changes no row when the jti is already recorded, so the
+// token requests of private_key_jwt clients share commits with each other
+// and with PATCH instead of taking a transaction each.
+//
 // Each commit keeps its own outcome: a compare-and-swap that finds its row
 // changed writes nothing for that client (errStale, and its batch applies
-// again on a new snapshot) while the others commit. The UPDATEs of a group
-// touch distinct rows or, for one client, never share a group (one batch
-// per client at a time). Any other failure aborts the group's transaction;
-// its commits then run again one transaction each, so that only the one
-// that fails by itself fails.
+// again on a new snapshot), and a jti already recorded is a replay
+// (clientkeys.ErrReplayed), while the others commit. The UPDATEs of a
+// group touch distinct rows or, for one client, never share a group (one
+// batch per client at a time). Any other failure aborts the group's
+// transaction; its commits then run again one transaction each, so that
+// only the one that fails by itself fails.
 
 // maxGroup bounds how many clients' commits share one transaction.
 const maxGroup = 64
 
-// casCommit is one client's batch as the writer runs it.
+// casCommit is one statement of a group as the writer runs it: a client's
+// batch (its compare-and-swap UPDATE and records) or an assertion's jti.
 type casCommit struct {
+	// id orders the statements of a group (commitGroup).
 	id    string
 	query string
 	args  []any
+	// fixed says query is one of fixedWrites, prepared with the writer.
+	fixed bool
 	recs  records
-	err   error
+	// unchanged is the outcome when the statement changes no row.
+	unchanged error
+	err       error
 	// wake tells a waiting commit that it is done (false) or that it
 	// leads the next group (true).
 	wake chan bool
@@ -100,7 +111,13 @@ func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version 
 		p.finalJSON = recs[n-1].ev.after // p.final is the last change's after
 	}
 	query, args := updateChanged(cur, p.final, version)
-	c := &casCommit{id: cur.ID, query: s.rebind(query), args: args, recs: recs, wake: make(chan bool, 1)}
+	return s.commit(ctx, &casCommit{id: cur.ID, query: s.rebind(query), args: args, recs: recs, unchanged: errStale})
+}
+
+// commit runs c in a group commit and returns its outcome. ctx serves the
+// whole group when c leads it, so it must not end with one request.
+func (s *Store) commit(ctx context.Context, c *casCommit) error {
+	c.wake = make(chan bool, 1)
 	lead := s.commits.join(c)
 	for !lead {
 		if lead = <-c.wake; !lead {
@@ -117,30 +134,38 @@ func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version 
 }
 
 // commitGroup runs group in one transaction and sets each commit's err.
-// The UPDATEs run in the order of the clients' ids, so that on PostgreSQL
-// two servers' groups lock the rows they share in the same order and never
-// deadlock.
+// The statements run in the order of their ids (a client's id; an
+// assertion's key), so that on PostgreSQL two servers' groups lock the rows
+// and index entries they share in the same order and never deadlock.
 func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
 	ordered := slices.Clone(group)
 	slices.SortFunc(ordered, func(a, b *casCommit) int { return strings.Compare(a.id, b.id) })
 	for _, c := range ordered {
-		s.ws.prepareBounded(ctx, c.query)
+		c.err = nil
+		if !c.fixed {
+			s.ws.prepareBounded(ctx, c.query)
+		}
 	}
 	sctx := s.uninterrupted(ctx)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var applied records
 		for _, c := range ordered {
-			res, err := s.execCAS(sctx, tx, c.query, c.args)
+			var res sql.Result
+			var err error
+			if c.fixed {
+				res, err = s.execFixed(sctx, tx, c.query, c.args...)
+			} else {
+				res, err = s.execCAS(sctx, tx, c.query, c.args)
+			}
 			if err != nil {
 				return err
 			}
 			if n, err := res.RowsAffected(); err != nil {
 				return err
 			} else if n == 0 {
-				c.err = errStale
+				c.err = c.unchanged
 				continue
 			}
-			c.err = nil
 			applied = append(applied, c.recs...)
 		}
 		return s.writeRecords(sctx, tx, applied)
@@ -154,8 +179,10 @@ func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
 		}
 		return
 	}
-	if !errors.Is(group[0].err, errStale) {
-		group[0].err = err
+	// Alone, a statement that changed no row keeps that outcome: the row
+	// it found is another writer's, whatever became of this transaction.
+	if c := group[0]; c.err == nil {
+		c.err = err
 	}
 }
 
