@@ -5,13 +5,17 @@
 // kept, and the server resumes after it. What the library delivered must be
 // exactly the JSON feed: every event once, in seq order, none missing, each
 // with `event:` its type, `id:` its seq and `data:` the event as the JSON
-// feed shows it.
+// feed shows it. And the events are the client's history: folding each
+// client's events' `patch` with rfc6902 (a JSON Patch implementation nobody
+// here wrote either), from nothing, rebuilds the client as GET shows it,
+// and each event's etagBefore is the etagAfter of the one before it.
 //
 // The server must not rate-limit the admin (--rate-limit 0): the writers
 // send a few hundred requests in a few seconds.
 //
 // usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET
 import { EventSource } from 'eventsource'
+import { applyPatch } from 'rfc6902'
 
 const [base, adminId, adminSecret] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
@@ -112,10 +116,12 @@ await new Promise((resolve, reject) => {
 // ---- the writers ----
 // Sixteen writers in four rounds, each with a client of its own: create, patches, a secret
 // added, a rotation with grace, a replace, a delete and a restore.
+const written = [] // the writers' client ids
 async function writer (w) {
   const c = await api('POST', '/oauth-clients', { name: `feed-check ${w}`, type: 'CONFIDENTIAL', grantTypes: ['CLIENT_CREDENTIALS'] })
   if (c.status !== 201) throw new Error(`create: ${c.status} ${JSON.stringify(c.json)}`)
   const id = c.json.id
+  written.push(id)
   const steps = [
     ...Array.from({ length: 25 }, (_, i) => () => api('PATCH', `/oauth-clients/${id}`, [{ op: 'replace', path: '/description', value: `step ${i}` }], 'application/json-patch+json')),
     () => api('POST', `/oauth-clients/${id}/secrets`, {}),
@@ -195,6 +201,31 @@ if (cuts < 3 || reconnects.length < cuts) {
   if (wrong.length) fail('each reconnection resumes after the last event delivered', JSON.stringify(wrong.map(([c, n]) => ({ cutAfter: c.cutAfter, sent: n.lastEventId }))))
   else pass(`the library reconnected ${reconnects.length} times after ${cuts} cuts, each time with Last-Event-ID the last id it had (${reconnects.map(c => c.lastEventId).join(', ')})`)
 }
+// Each writer's client, rebuilt from its events' patches.
+let folded = 0
+for (const id of written) {
+  let doc = {}
+  let etag = null
+  let problem = null
+  for (const e of feed.filter(e => e.clientId === id)) {
+    if (e.etagBefore !== etag) problem ??= `seq ${e.seq} (${e.type}): etagBefore ${e.etagBefore}, the event before left ${etag}`
+    const errors = applyPatch(doc, structuredClone(e.patch)).filter(Boolean)
+    if (errors.length) problem ??= `seq ${e.seq} (${e.type}): its patch does not apply: ${errors.map(x => x.message).join('; ')}`
+    if (e.type === 'deleted' && Object.keys(doc).length !== 0) problem ??= `seq ${e.seq}: after the delete's patch ${JSON.stringify(doc)} is left`
+    etag = e.etagAfter
+  }
+  const now = await api('GET', `/oauth-clients/${id}`)
+  if (problem) fail(`client ${id}'s events`, problem)
+  else if (JSON.stringify(canon(doc)) !== JSON.stringify(canon(now.json))) fail(`client ${id}'s events`, `their patches build ${JSON.stringify(doc)}, GET shows ${JSON.stringify(now.json)}`)
+  else folded++
+}
+if (folded === written.length) pass(`the patches of each of the ${folded} writers' clients' events, applied by rfc6902 from nothing, rebuild the client GET shows, and each etagBefore is the etagAfter before it`)
+function canon (v) {
+  if (Array.isArray(v)) return v.map(canon)
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map(k => [k, canon(v[k])]))
+  return v
+}
+
 if (connections.some(c => c.accept !== 'text/event-stream')) fail('the library asks for text/event-stream', JSON.stringify(connections.map(c => c.accept)))
 
 if (failures > 0) {
