@@ -130,26 +130,33 @@ func TestRecordAssertionsShareCommits(t *testing.T) {
 	expires := s.now().Add(time.Minute)
 	const n = 24
 	var wg sync.WaitGroup
-	for i := range n {
+	record := func(i int) {
 		wg.Go(func() {
 			if err := s.RecordAssertion(ctx, "c1", fmt.Sprint("j", i), expires); err != nil {
 				t.Error(err)
 			}
 		})
 	}
-	// Every one of them is waiting: the first leads and waits for the
-	// writer, the others queue behind it.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		s.commits.mu.Lock()
-		queued := len(s.commits.waiting)
-		s.commits.mu.Unlock()
-		if queued == n-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d assertions queued", queued, n-1)
+	waitFor := func(what string, done func() bool) {
+		for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 10 s for %s", what)
+			}
 		}
 	}
+	// The first leads a group of its own and waits for the writer...
+	waits := s.wdb.Stats().WaitCount
+	record(0)
+	waitFor("the first to wait for the writer", func() bool { return s.wdb.Stats().WaitCount > waits })
+	// ...and the others queue behind it.
+	for i := 1; i < n; i++ {
+		record(i)
+	}
+	waitFor("the others to queue", func() bool {
+		s.commits.mu.Lock()
+		defer s.commits.mu.Unlock()
+		return len(s.commits.waiting) == n-1
+	})
 	unblock()
 	wg.Wait()
 	// The held write, the first leader's, and one for all the rest.
