@@ -13,16 +13,21 @@
 // The server must not rate-limit the admin (--rate-limit 0): the writers
 // send a few hundred requests in a few seconds.
 //
-// usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET
+// With a second server sharing the first one's PostgreSQL, as behind a load
+// balancer, the writers alternate between the two, the follower reconnects
+// to the other server after each cut, and the two JSON feeds must be one.
+//
+// usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET [OTHER_BASE_URL]
 import { EventSource } from 'eventsource'
 import { applyPatch } from 'rfc6902'
 
-const [base, adminId, adminSecret] = process.argv.slice(2)
+const [base, adminId, adminSecret, other] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
-  console.error('usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET')
+  console.error('usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET [OTHER_BASE_URL]')
   process.exit(2)
 }
-if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(base)) {
+const servers = other ? [base, other] : [base]
+if (!servers.every(u => /^http:\/\/127\.0\.0\.1:\d+$/.test(u))) {
   console.error('BASE_URL must be http://127.0.0.1:PORT: this check sends load to loopback only')
   process.exit(2)
 }
@@ -41,19 +46,19 @@ if (tokenRes.status !== 200) {
 }
 const token = (await tokenRes.json()).access_token
 
-async function api (method, path, body, contentType = 'application/json') {
+async function api (method, path, body, contentType = 'application/json', server = base) {
   const headers = { authorization: 'Bearer ' + token }
   if (body !== undefined) headers['content-type'] = contentType
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(server + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const text = await res.text()
   return { status: res.status, json: text ? JSON.parse(text) : null }
 }
 
-// Every event after seq, from the JSON feed.
-async function feedAfter (seq) {
+// Every event after seq, from the JSON feed of server.
+async function feedAfter (seq, server = base) {
   const out = []
   for (;;) {
-    const res = await api('GET', `/oauth-client-events?after=${seq}&limit=1000`)
+    const res = await api('GET', `/oauth-client-events?after=${seq}&limit=1000`, undefined, undefined, server)
     if (res.status !== 200) throw new Error(`feed: ${res.status} ${JSON.stringify(res.json)}`)
     if (res.json.length === 0) return out
     out.push(...res.json)
@@ -73,10 +78,14 @@ const received = [] // { type, id, data }
 const es = new EventSource(`${base}/oauth-client-events?after=${start}`, {
   fetch: async (input, init) => {
     const headers = new Headers(init.headers)
-    const conn = { lastEventId: headers.get('last-event-id'), accept: headers.get('accept') }
+    // Each connection goes to the next server, as a load balancer may
+    // send a reconnection elsewhere.
+    const server = servers[connections.length % servers.length]
+    const conn = { lastEventId: headers.get('last-event-id'), accept: headers.get('accept'), server }
     connections.push(conn)
     headers.set('authorization', 'Bearer ' + token)
-    const res = await fetch(input, { ...init, headers })
+    const url = new URL(input)
+    const res = await fetch(server + url.pathname + url.search, { ...init, headers })
     // The body as the library reads it, which conn.cut ends the way a
     // dropped connection does: an error that is not an abort.
     const reader = res.body.getReader()
@@ -103,7 +112,10 @@ const es = new EventSource(`${base}/oauth-client-events?after=${start}`, {
   }
 })
 for (const type of types) {
-  es.addEventListener(type, (e) => received.push({ type: e.type, id: e.lastEventId, data: e.data }))
+  es.addEventListener(type, (e) => {
+    received.push({ type: e.type, id: e.lastEventId, data: e.data })
+    connections[connections.length - 1].delivered = true
+  })
 }
 es.addEventListener('message', (e) => received.push({ type: 'message', id: e.lastEventId, data: e.data }))
 let errors = 0
@@ -114,46 +126,51 @@ await new Promise((resolve, reject) => {
 })
 
 // ---- the writers ----
-// Sixteen writers in four rounds, each with a client of its own: create, patches, a secret
+// Writers in rounds of four, each with a client of its own: create, patches, a secret
 // added, a rotation with grace, a replace, a delete and a restore.
 const written = [] // the writers' client ids
 async function writer (w) {
-  const c = await api('POST', '/oauth-clients', { name: `feed-check ${w}`, type: 'CONFIDENTIAL', grantTypes: ['CLIENT_CREDENTIALS'] })
+  // With two servers, each request goes to the next one.
+  let turn = w
+  const on = (method, path, body, contentType) => api(method, path, body, contentType, servers[turn++ % servers.length])
+  const c = await on('POST', '/oauth-clients', { name: `feed-check ${w}`, type: 'CONFIDENTIAL', grantTypes: ['CLIENT_CREDENTIALS'] })
   if (c.status !== 201) throw new Error(`create: ${c.status} ${JSON.stringify(c.json)}`)
   const id = c.json.id
   written.push(id)
   const steps = [
-    ...Array.from({ length: 25 }, (_, i) => () => api('PATCH', `/oauth-clients/${id}`, [{ op: 'replace', path: '/description', value: `step ${i}` }], 'application/json-patch+json')),
-    () => api('POST', `/oauth-clients/${id}/secrets`, {}),
-    () => api('POST', `/oauth-clients/${id}/secret`, { graceSeconds: 60 }),
-    () => api('PUT', `/oauth-clients/${id}`, { name: `feed-check ${w} replaced`, grantTypes: ['CLIENT_CREDENTIALS'] }),
-    ...Array.from({ length: 10 }, (_, i) => () => api('PATCH', `/oauth-clients/${id}`, { tenant: `t${i}` }, 'application/merge-patch+json')),
-    () => api('DELETE', `/oauth-clients/${id}`)
+    ...Array.from({ length: 25 }, (_, i) => () => on('PATCH', `/oauth-clients/${id}`, [{ op: 'replace', path: '/description', value: `step ${i}` }], 'application/json-patch+json')),
+    () => on('POST', `/oauth-clients/${id}/secrets`, {}),
+    () => on('POST', `/oauth-clients/${id}/secret`, { graceSeconds: 60 }),
+    () => on('PUT', `/oauth-clients/${id}`, { name: `feed-check ${w} replaced`, grantTypes: ['CLIENT_CREDENTIALS'] }),
+    ...Array.from({ length: 10 }, (_, i) => () => on('PATCH', `/oauth-clients/${id}`, { tenant: `t${i}` }, 'application/merge-patch+json')),
+    () => on('DELETE', `/oauth-clients/${id}`)
   ]
   for (const step of steps) {
     const res = await step()
     if (res.status >= 300) throw new Error(`writer ${w}: ${res.status} ${JSON.stringify(res.json)}`)
   }
   // Back to the state right before the delete.
-  const history = await api('GET', `/oauth-clients/${id}/history?limit=2`)
-  const restored = await api('POST', `/oauth-clients/${id}/restore`, { seq: history.json[1].seq })
+  const history = await on('GET', `/oauth-clients/${id}/history?limit=2`)
+  const restored = await on('POST', `/oauth-clients/${id}/restore`, { seq: history.json[1].seq })
   if (restored.status !== 200) throw new Error(`restore: ${restored.status} ${JSON.stringify(restored.json)}`)
 }
 
 // Cut the follower's connection now and then while the writers run.
-// The library waits 3 s before it reconnects; the writers run on
-// meanwhile, so each cut leaves events to resume.
+// A connection is cut once it has delivered an event. The library waits
+// 3 s before it reconnects; the writers run on meanwhile, so each cut
+// leaves events to resume.
 let cuts = 0
 const cutter = setInterval(() => {
   const last = connections[connections.length - 1]
-  if (cuts < 4 && received.length > 0 && last.cut) {
+  if (cuts < 4 && last.delivered && last.cut) {
     last.cutAfter = received[received.length - 1].id
     last.cut()
     cuts++
   }
 }, 500)
+// Rounds of four writers, 2 s apart, until three cuts (at most eight).
 async function writeInRounds () {
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < 8 && (round < 4 || cuts < 3); round++) {
     await Promise.all(Array.from({ length: 4 }, (_, w) => writer(round * 4 + w)))
     await new Promise(resolve => setTimeout(resolve, 2000))
   }
@@ -164,7 +181,7 @@ clearInterval(cutter)
 for (const until = Date.now() + 10_000; Date.now() < until && connections.length <= cuts;) {
   await new Promise(resolve => setTimeout(resolve, 100))
 }
-await writer(16)
+await writer(100)
 
 // ---- the comparison ----
 const feed = await feedAfter(start)
@@ -175,6 +192,11 @@ while (Date.now() < deadline && !(received.length > 0 && Number(received[receive
 }
 es.close()
 
+if (other) {
+  const otherFeed = await feedAfter(start, other)
+  if (JSON.stringify(otherFeed) !== JSON.stringify(feed)) fail('the two servers serve one feed', `${feed.length} events on one, ${otherFeed.length} on the other, and they differ`)
+  else pass(`the two servers' JSON feeds are the same ${feed.length} events`)
+}
 const want = feed.map(e => ({ type: e.type, id: String(e.seq), data: e }))
 let mismatch = null
 for (let i = 0; i < Math.max(want.length, received.length) && !mismatch; i++) {
@@ -199,7 +221,8 @@ if (cuts < 3 || reconnects.length < cuts) {
   const wrong = connections.slice(0, -1).map((c, i) => [c, connections[i + 1]])
     .filter(([c, next]) => c.cutAfter !== undefined && next.lastEventId !== c.cutAfter)
   if (wrong.length) fail('each reconnection resumes after the last event delivered', JSON.stringify(wrong.map(([c, n]) => ({ cutAfter: c.cutAfter, sent: n.lastEventId }))))
-  else pass(`the library reconnected ${reconnects.length} times after ${cuts} cuts, each time with Last-Event-ID the last id it had (${reconnects.map(c => c.lastEventId).join(', ')})`)
+  else pass(`the library reconnected ${reconnects.length} times after ${cuts} cuts, each time with Last-Event-ID the last id it had (${reconnects.map(c => c.lastEventId).join(', ')})` +
+    (other ? ', each time to the other server' : ''))
 }
 // Each writer's client, rebuilt from its events' patches.
 let folded = 0
