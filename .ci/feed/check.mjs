@@ -21,6 +21,7 @@
 // usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET [OTHER_BASE_URL]
 import { EventSource } from 'eventsource'
 import { applyPatch } from 'rfc6902'
+import { adminToken, feedAfter as readFeed, report, send } from '../admin.mjs'
 
 const [base, adminId, adminSecret, other] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
@@ -33,43 +34,20 @@ if (!servers.every(u => /^http:\/\/127\.0\.0\.1:\d+$/.test(u))) {
   process.exit(2)
 }
 
-let failures = 0
-function pass (what) { console.log(`ok   ${what}`) }
-function fail (what, why) { failures++; console.error(`FAIL ${what}: ${why}`) }
+const { pass, fail, failures } = report()
+const token = await adminToken(base, adminId, adminSecret)
 
-const basic = 'Basic ' + btoa(encodeURIComponent(adminId) + ':' + encodeURIComponent(adminSecret))
-const tokenRes = await fetch(base + '/oauth/token', {
-  method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ grant_type: 'client_credentials' })
-})
-if (tokenRes.status !== 200) {
-  console.error(`FAIL admin token: ${tokenRes.status} ${await tokenRes.text()}`)
-  process.exit(1)
-}
-const token = (await tokenRes.json()).access_token
-
-async function api (method, path, body, contentType = 'application/json', server = base) {
-  const headers = { authorization: 'Bearer ' + token }
-  if (body !== undefined) headers['content-type'] = contentType
-  const res = await fetch(server + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-  const text = await res.text()
-  const etag = res.headers.get('etag')
-  if (method !== 'GET' && etag && res.status < 300) written.set(etag, { at: Date.now(), server })
-  return { status: res.status, json: text ? JSON.parse(text) : null }
+async function api (method, path, body, contentType, server = base) {
+  const r = await send(server, token, method, path, body === undefined ? undefined : JSON.stringify(body), contentType)
+  const etag = r.res.headers.get('etag')
+  if (method !== 'GET' && etag && r.status < 300) written.set(etag, { at: Date.now(), server })
+  return r
 }
 // When each write's answer came, by the ETag it gave the client.
 const written = new Map()
 
 // Every event after seq, from the JSON feed of server.
-async function feedAfter (seq, server = base) {
-  const out = []
-  for (;;) {
-    const res = await api('GET', `/oauth-client-events?after=${seq}&limit=1000`, undefined, undefined, server)
-    if (res.status !== 200) throw new Error(`feed: ${res.status} ${JSON.stringify(res.json)}`)
-    if (res.json.length === 0) return out
-    out.push(...res.json)
-    seq = res.json[res.json.length - 1].seq
-  }
-}
+const feedAfter = (seq, server = base) => readFeed((path) => api('GET', path, undefined, undefined, server), seq)
 
 const before = await feedAfter(0)
 const start = before.length ? before[before.length - 1].seq : 0
@@ -272,7 +250,7 @@ else pass(`the follower saw ${seen}`)
 
 if (connections.some(c => c.accept !== 'text/event-stream')) fail('the library asks for text/event-stream', JSON.stringify(connections.map(c => c.accept)))
 
-if (failures > 0) {
-  console.error(`${failures} failures`)
+if (failures() > 0) {
+  console.error(`${failures()} failures`)
   process.exit(1)
 }

@@ -40,6 +40,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { applyPatch as rfcApply } from 'rfc6902'
 import fjp from 'fast-json-patch'
 import mergePatch from 'json-merge-patch'
+import { adminToken, send } from '../admin.mjs'
 
 const [base, adminId, adminSecret, countArg, seedArg] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
@@ -68,31 +69,17 @@ const pick = (xs) => xs[Math.floor(rnd() * xs.length)]
 const chance = (p) => rnd() < p
 
 // ---- the API ----
-const basic = 'Basic ' + btoa(encodeURIComponent(adminId) + ':' + encodeURIComponent(adminSecret))
-const tokenRes = await fetch(base + '/oauth/token', {
-  method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ grant_type: 'client_credentials' })
-})
-if (tokenRes.status !== 200) {
-  console.error(`FAIL admin token: ${tokenRes.status} ${await tokenRes.text()}`)
-  process.exit(1)
-}
-const token = (await tokenRes.json()).access_token
+const token = await adminToken(base, adminId, adminSecret)
 
-async function api (method, path, body, contentType = 'application/json') {
-  const headers = { authorization: 'Bearer ' + token }
-  if (body !== undefined) headers['content-type'] = contentType
-  let res = await fetch(base + path, { method, headers, body })
+async function api (method, path, body, contentType) {
+  let r = await send(base, token, method, path, body, contentType)
   // A rate-limited request is sent again after Retry-After, as a client
   // should; the run is meant for a server without a limit.
-  for (let i = 0; res.status === 429 && i < 3; i++) {
-    await res.text()
-    await new Promise(resolve => setTimeout(resolve, 1000 * Number(res.headers.get('retry-after') || 1)))
-    res = await fetch(base + path, { method, headers, body })
+  for (let i = 0; r.status === 429 && i < 3; i++) {
+    await new Promise(resolve => setTimeout(resolve, 1000 * Number(r.res.headers.get('retry-after') || 1)))
+    r = await send(base, token, method, path, body, contentType)
   }
-  const text = await res.text()
-  let json = null
-  try { json = text ? JSON.parse(text) : null } catch { json = text }
-  return { status: res.status, json, etag: res.headers.get('etag') }
+  return { status: r.status, json: r.json, etag: r.res.headers.get('etag') }
 }
 
 // ---- the patchable members (SPEC §4 rule 1) and values for them ----

@@ -12,6 +12,7 @@
 // usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET
 import http from 'node:http'
 import { Webhook, WebhookVerificationError } from 'standardwebhooks'
+import { adminToken, feedAfter as readFeed, report, send } from '../admin.mjs'
 
 const [base, adminId, adminSecret] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
@@ -19,38 +20,11 @@ if (!base || !adminId || !adminSecret) {
   process.exit(2)
 }
 
-let failures = 0
-function pass (what) { console.log(`ok   ${what}`) }
-function fail (what, why) { failures++; console.error(`FAIL ${what}: ${why}`) }
+const { pass, fail, failures } = report()
+const token = await adminToken(base, adminId, adminSecret)
 
-const basic = 'Basic ' + btoa(encodeURIComponent(adminId) + ':' + encodeURIComponent(adminSecret))
-const tokenRes = await fetch(base + '/oauth/token', {
-  method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ grant_type: 'client_credentials' })
-})
-if (tokenRes.status !== 200) {
-  console.error(`FAIL admin token: ${tokenRes.status} ${await tokenRes.text()}`)
-  process.exit(1)
-}
-const token = (await tokenRes.json()).access_token
-
-async function api (method, path, body, contentType = 'application/json') {
-  const headers = { authorization: 'Bearer ' + token }
-  if (body !== undefined) headers['content-type'] = contentType
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-  const text = await res.text()
-  return { status: res.status, json: text ? JSON.parse(text) : null }
-}
-
-// Every event after seq, from the JSON feed.
-async function feedAfter (seq) {
-  const out = []
-  for (;;) {
-    const res = await api('GET', `/oauth-client-events?after=${seq}&limit=1000`)
-    if (res.status !== 200) throw new Error(`feed: ${res.status} ${JSON.stringify(res.json)}`)
-    if (res.json.length === 0) return out
-    out.push(...res.json)
-    seq = res.json[res.json.length - 1].seq
-  }
+async function api (method, path, body, contentType) {
+  return send(base, token, method, path, body === undefined ? undefined : JSON.stringify(body), contentType)
 }
 
 // The receiver keeps each delivery's raw body and headers, as a subscriber
@@ -68,7 +42,7 @@ await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve))
 const hookURL = `http://127.0.0.1:${receiver.address().port}/hook`
 
 const issuer = (await (await fetch(base + '/.well-known/oauth-authorization-server')).json()).issuer
-const before = await feedAfter(0)
+const before = await readFeed((path) => api('GET', path), 0)
 const last = before.length ? before[before.length - 1].seq : 0
 
 const created = await api('POST', '/webhooks', { url: hookURL })
@@ -92,7 +66,7 @@ if (rotated.status !== 200 && rotated.status !== 201) throw new Error(`rotate: $
 const deleted = await api('DELETE', '/oauth-clients/' + client.json.id)
 if (deleted.status !== 204) throw new Error(`delete: ${deleted.status}`)
 
-const want = await feedAfter(last)
+const want = await readFeed((path) => api('GET', path), last)
 const deadline = Date.now() + 30000
 while (deliveries.length < want.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
 if (deliveries.length < want.length) fail('deliveries', `${deliveries.length} of ${want.length} events within 30 s`)
@@ -149,7 +123,7 @@ const gone = await api('DELETE', '/webhooks/' + webhookId)
 if (gone.status !== 204 || (await api('GET', '/webhooks/' + webhookId)).status !== 404) fail('DELETE /webhooks/{id}', `status ${gone.status}`)
 else pass('webhook deleted')
 receiver.close()
-if (failures) {
-  console.error(`${failures} webhook check(s) failed`)
+if (failures()) {
+  console.error(`${failures()} webhook check(s) failed`)
   process.exit(1)
 }
