@@ -15,6 +15,9 @@
 //                                64 KiB
 //   a test operation fails    -> 409.1 Conflict
 //   any other operation fails -> 400.1 Bad Request Content
+//   a path outside the allowlist, in any operation or merge patch member
+//                             -> 400.1.1 Illegal update attempt, and the
+//                                client's ETag stays
 //   copies copy more than 64 KiB, or the result passes it
 //                             -> 400.1.4 Limit violation, also when a later
 //                                operation would fail (within a tenth of
@@ -213,6 +216,22 @@ function generate (doc) {
   return ops
 }
 
+// Paths SPEC §4 rule 1 refuses, whatever the operation and wherever it is
+// in the patch: members outside the allowlist (the secret and the id among
+// them, or a name in another case), deeper paths where none are allowed,
+// indexes that are not canonical, the whole document.
+const forbiddenPaths = ['/id', '/secret', '/secrets', '/secrets/0', '/secrets/0/hint', '/scope', '/scope/0',
+  '/created', '/modified', '/lastUsed', '/type', '/internal', '/Name', '/name~1x', '', '/', '/redirectUris/01',
+  '/redirectUris/-1', '/audience/+0', '/jwks/keys/0/kid', '/jwks/x', '/description/0', '/enabled/0']
+function forbiddenOp () {
+  const p = pick(forbiddenPaths)
+  return pick([
+    { op: 'test', path: p, value: 'x' }, { op: 'copy', from: p, path: '/description' },
+    { op: 'move', from: p, path: '/name' }, { op: 'replace', path: p, value: 'x' },
+    { op: 'remove', path: p }, { op: 'add', path: p, value: 'x' }])
+}
+const forbiddenMembers = ['id', 'secret', 'secrets', 'scope', 'created', 'modified', 'lastUsed', 'type', 'internal', 'Name', '']
+
 // Many copies of one long value: the document may grow past 64 KiB, which
 // SPEC §4 rule 3 refuses (400.1.4), and so may the bytes copied.
 function copyBomb (doc) {
@@ -363,7 +382,7 @@ for (const s of seeds) {
   clients.push({ id: res.json.id, doc: projection(res.json), etag: res.etag })
 }
 
-const counts = { ok: 0, test: 0, target: 0, invalid: 0, limit: 0, nearLimit: 0, dryRun: 0, disagree: 0, merge: 0 }
+const counts = { ok: 0, test: 0, target: 0, invalid: 0, limit: 0, nearLimit: 0, dryRun: 0, disagree: 0, merge: 0, forbidden: 0 }
 // Refusals of a result the libraries reach: the rules of SPEC §2 and §9
 // (a client left with secret methods and no live secret is 400.1.1).
 const validation = ['400.1.0 Required data missing or empty', '400.1.1 Illegal update attempt',
@@ -373,7 +392,19 @@ for (; sent < patches && Date.now() < deadline && failures < 20; sent++) {
   const c = pick(clients)
   const merge = chance(0.2)
   const ops = merge ? generateMerge(c.doc) : generate(c.doc)
+  const forbidden = chance(0.04)
+  if (forbidden && merge) ops[pick(forbiddenMembers)] = 'x'
+  else if (forbidden) ops.splice(Math.floor(rnd() * (ops.length + 1)), 0, forbiddenOp())
   const text = merge ? write(ops) : body(ops)
+  if (forbidden) {
+    const res = await api('PATCH', `/oauth-clients/${c.id}`, text, merge ? 'application/merge-patch+json' : 'application/json-patch+json')
+    if (res.status !== 400 || res.json.detailCode !== '400.1.1 Illegal update attempt') {
+      fail(`patch ${sent} on ${c.id} ${text}`, `a path outside SPEC §4's allowlist is due 400.1.1; got ${res.status} ${JSON.stringify(res.json)}`)
+    } else counts.forbidden++
+    const now = await api('GET', `/oauth-clients/${c.id}`)
+    if (now.etag !== c.etag) fail(`patch ${sent} on ${c.id} ${text}`, `refused, yet the ETag moved from ${c.etag} to ${now.etag}`)
+    continue
+  }
   const a = oracle(c.doc, ops, rfcOne)
   const b = merge ? a : oracle(c.doc, ops, fjpOne)
   if (a.cls !== b.cls || (a.cls === 'ok' && !equal(a.doc, b.doc))) {
@@ -432,9 +463,10 @@ for (const c of clients) await api('DELETE', `/oauth-clients/${c.id}`)
 
 console.log(`${sent} patches (${counts.merge} of them merge patches): ${counts.ok} applied (${counts.dryRun} of them dry runs), ${counts.test} failed tests (409), ` +
   `${counts.target} missing targets (400.1), ${counts.invalid} refused results (400.1.x, confirmed by a whole-document dry run), ` +
-  `${counts.limit} over the size limit (400.1.4), ${counts.nearLimit} within a tenth of it not sent; ${counts.disagree} cases where the two libraries disagreed were not sent`)
+  `${counts.limit} over the size limit (400.1.4), ${counts.nearLimit} within a tenth of it not sent, ${counts.forbidden} with a forbidden path (400.1.1); ` +
+  `${counts.disagree} cases where the two libraries disagreed were not sent`)
 // Every outcome must be exercised, or the run proves little.
-for (const k of ['ok', 'test', 'target', 'invalid', 'dryRun', 'merge', 'limit']) {
+for (const k of ['ok', 'test', 'target', 'invalid', 'dryRun', 'merge', 'limit', 'forbidden']) {
   if (k === 'limit' && counts.limit < sent / 500) fail('coverage', `only ${counts.limit} limit outcomes in ${sent} patches`)
   if (k === 'limit') continue
   if (counts[k] < sent / 50) fail('coverage', `only ${counts[k]} ${k} outcomes in ${sent} patches`)
