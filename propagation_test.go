@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -115,4 +117,72 @@ func TestRevocationPropagation(t *testing.T) {
 			t.Errorf("%s: p99 %v exceeds SPEC §6's 5 s", name, p)
 		}
 	}
+}
+
+// A change on one server that lets a client's tokens live again — enabled
+// again, CLIENT_CREDENTIALS back, a secret added, a deleted client
+// restored — reaches every server sharing the store, as the changes that
+// end them do: a server that had seen the client unable to get tokens
+// accepts the ones issued after the change within SPEC §6's 5 s, and does
+// not keep refusing them.
+func TestTokensLiveAgainOnEveryServer(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	env := []string{"CLIENTELE_ISSUER=http://clientele.test", "CLIENTELE_KEY_ENCRYPTION_KEY=propagation-test-key-0123456789"}
+	a := startProc(t, dbURL, env...)
+	b := startProc(t, dbURL, env...)
+	admin := a.client()
+	r := admin.must(http.MethodPost, "/oauth-clients", "application/json",
+		`{"name":"lives again","grantTypes":["CLIENT_CREDENTIALS"],"scope":["sp:oauth-client:read"]}`, 201)
+	id, secret := r.object()["id"].(string), r.object()["secret"].(string)
+	onA := &client{t: t, base: a.base, hc: &http.Client{Timeout: 10 * time.Second}}
+	// within waits until b answers want for tok, for 5 s at most.
+	within := func(what, tok string, want int) {
+		t.Helper()
+		onB := &client{t: t, base: b.base, token: tok, hc: &http.Client{Timeout: 10 * time.Second}}
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			got, err := onB.do(http.MethodGet, "/oauth-clients/"+id, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.status == want {
+				return
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%s: B still answers %d after 5 s, want %d", what, got.status, want)
+			}
+		}
+	}
+	patch := func(ops string) {
+		admin.must(http.MethodPatch, "/oauth-clients/"+id, "application/json-patch+json", ops, 200)
+	}
+	for _, tc := range []struct{ what, end, again string }{
+		{"enabled again", `[{"op":"replace","path":"/enabled","value":false}]`, `[{"op":"replace","path":"/enabled","value":true}]`},
+		{"CLIENT_CREDENTIALS back",
+			`[{"op":"add","path":"/redirectUris/-","value":"https://a.example/cb"},{"op":"replace","path":"/grantTypes","value":["AUTHORIZATION_CODE"]}]`,
+			`[{"op":"replace","path":"/grantTypes","value":["CLIENT_CREDENTIALS"]}]`},
+	} {
+		old := onA.fetchToken(id, secret)
+		within(tc.what+": a token before", old, 200)
+		patch(tc.end)
+		within(tc.what+": the token ended", old, 401)
+		patch(tc.again)
+		within(tc.what+": a token after", onA.fetchToken(id, secret), 200)
+	}
+
+	// B has read the client's secrets; a secret added on A is one more.
+	within("before a secret is added", onA.fetchToken(id, secret), 200)
+	added := admin.must(http.MethodPost, "/oauth-clients/"+id+"/secrets", "application/json", `{}`, 201)
+	within("a secret added", onA.fetchToken(id, added.object()["secret"].(string)), 200)
+
+	// B has seen the client deleted; restored on A, it gets tokens again.
+	old := onA.fetchToken(id, secret)
+	hist := admin.must(http.MethodGet, "/oauth-clients/"+id+"/history?limit=1", "", "", 200)
+	var evs []struct{ Seq int64 }
+	if err := json.Unmarshal(hist.body, &evs); err != nil || len(evs) != 1 {
+		t.Fatalf("history: %s (%v)", hist.body, err)
+	}
+	admin.must(http.MethodDelete, "/oauth-clients/"+id, "", "", 204)
+	within("the client deleted", old, 401)
+	restored := admin.must(http.MethodPost, "/oauth-clients/"+id+"/restore", "application/json", fmt.Sprintf(`{"seq":%d}`, evs[0].Seq), 200)
+	within("the client restored", onA.fetchToken(id, restored.object()["secret"].(string)), 200)
 }

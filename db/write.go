@@ -78,9 +78,10 @@ var errStale = errors.New("the client changed after it was read")
 
 // recordChanges records, in the transaction that writes them, what goes
 // with changes of clients: the one place where a change leaves a record.
-// A change that ends the client's tokens — a delete, or an update that
-// bumped TokenGeneration (models.InvalidatesTokens) — records a token
-// event, so that every server sharing the store drops them. Then every
+// A change of what a token check reads of the client (tokenStateChanges)
+// records a token event, so that every server sharing the store reads the
+// client again: one that ends its tokens, and one that lets them live
+// again. Then every
 // change appends the client's event (SPEC §10), in order and last (see
 // takeSeqsSQL): a created, patched or deleted event by what changed, or the
 // type its origin names (events.WithType), with the origin's actor and
@@ -96,8 +97,9 @@ func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...client
 // record is what one change leaves, built before the write transaction
 // (encoding an event's snapshots is no work for the writer).
 type record struct {
-	id         string
-	endsTokens bool
+	id string
+	// tokenEvent says the change records a token event (tokenStateChanges).
+	tokenEvent bool
 	ev         pendingEvent
 }
 
@@ -134,7 +136,7 @@ func (s *Store) prepareRecords(ctx context.Context, changes []clientChange, know
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, record{id: c.id, endsTokens: endsTokens(c.before, c.after), ev: ev})
+		out = append(out, record{id: c.id, tokenEvent: tokenStateChanges(c), ev: ev})
 		prev = after
 	}
 	return out, nil
@@ -145,7 +147,7 @@ func (s *Store) writeRecords(ctx context.Context, tx *sql.Tx, recs records) erro
 	now := s.nowMillis()
 	commitDelay()
 	for _, r := range recs {
-		if r.endsTokens {
+		if r.tokenEvent {
 			if err := s.insertTokenEvent(ctx, tx, models.TokenEvent{ClientID: r.id, Created: now, ExpiresAt: now.Add(clientEventLifetime)}); err != nil {
 				return err
 			}
@@ -162,16 +164,39 @@ func (s *Store) writeRecords(ctx context.Context, tx *sql.Tx, recs records) erro
 	return nil
 }
 
-func endsTokens(before, after *models.OAuthClient) bool {
+// tokenStateChanges reports whether c changes what a token check reads of
+// its client (token.Tracker's state of it: whether it exists, whether it
+// can get tokens, its TokenGeneration, its secrets and their expiry).
+// Every server caches that state and drops it on a token event, so each
+// such change records one: those that end tokens (deleted, disabled,
+// CLIENT_CREDENTIALS lost, TokenGeneration bumped, a secret dropped or
+// expiring sooner) and those that let tokens live again (enabled again,
+// CLIENT_CREDENTIALS back, a secret added or given longer, a deleted client
+// restored under its id). Without the second kind, a server that had seen
+// the client unable to get tokens kept refusing the new ones. A create is
+// a new id, which no server has seen, unless it is a restore.
+func tokenStateChanges(c clientChange) bool {
+	before, after := c.before, c.after
 	switch {
 	case before == nil:
-		return false
+		return c.origin.Type == events.Restored
 	case after == nil:
 		return true
 	}
-	// A secret deleted, dropped or given an earlier expiry ends the tokens
-	// issued with it; other servers learn so from the event.
-	return after.TokenGeneration != before.TokenGeneration || models.DropsSecret(before, after)
+	if after.TokenGeneration != before.TokenGeneration || after.CanGetTokens() != before.CanGetTokens() ||
+		len(after.Secrets) != len(before.Secrets) {
+		return true
+	}
+	for _, b := range before.Secrets {
+		i := after.FindSecret(b.ID)
+		if i < 0 {
+			return true
+		}
+		if a := after.Secrets[i].Expires; (a == nil) != (b.Expires == nil) || (a != nil && !a.Equal(*b.Expires)) {
+			return true
+		}
+	}
+	return false
 }
 
 const insertTokenEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"

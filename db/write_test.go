@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	apierrors "github.com/clientele/clientele/errors"
+	"github.com/clientele/clientele/events"
 	"github.com/clientele/clientele/internal/pgtest"
 	"github.com/clientele/clientele/models"
 )
@@ -277,5 +278,51 @@ func TestGroupCommitRunsItsStatementsOnTheLeader(t *testing.T) {
 	}
 	if per := float64(goroutinesCreated()-before) / updates; per > 2.5 {
 		t.Errorf("%.2f goroutines started per update, want 2", per)
+	}
+}
+
+// Every change of what a token check reads of a client records a token
+// event, so that other servers read it again: those that end tokens and
+// those that let them live again; nothing else does.
+func TestTokenStateChanges(t *testing.T) {
+	soon, later := time.Unix(100, 0), time.Unix(200, 0)
+	base := newClient(hexID(1), "c")
+	base.Secrets = []models.Secret{{ID: "a", Expires: &later}, {ID: "b"}}
+	restore := events.Origin{Type: events.Restored}
+	tests := []struct {
+		name   string
+		mutate func(*models.OAuthClient)
+		want   bool
+	}{
+		{"the description", func(c *models.OAuthClient) { c.Description = new("d") }, false},
+		{"a secret's lastUsed", func(c *models.OAuthClient) { c.Secrets[1].LastUsed = &soon }, false},
+		{"a secret added", func(c *models.OAuthClient) { c.Secrets = append(c.Secrets, models.Secret{ID: "c"}) }, true},
+		{"a secret deleted", func(c *models.OAuthClient) { c.Secrets = c.Secrets[1:] }, true},
+		{"a grace shortened", func(c *models.OAuthClient) { c.Secrets[0].Expires = &soon }, true},
+		{"an expiry given", func(c *models.OAuthClient) { c.Secrets[1].Expires = &later }, true},
+		{"a grace lifted", func(c *models.OAuthClient) { c.Secrets[0].Expires = nil }, true},
+		{"disabled", func(c *models.OAuthClient) { c.Enabled = false }, true},
+		{"CLIENT_CREDENTIALS lost", func(c *models.OAuthClient) { c.GrantTypes = []models.GrantType{models.GrantAuthorizationCode} }, true},
+		{"the token generation bumped", func(c *models.OAuthClient) { c.TokenGeneration++ }, true},
+	}
+	for _, tt := range tests {
+		after := base.Clone()
+		tt.mutate(&after)
+		if got := tokenStateChanges(clientChange{before: &base, after: &after}); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+		// The way back is a change of the same kind.
+		if got := tokenStateChanges(clientChange{before: &after, after: &base}); got != tt.want {
+			t.Errorf("%s, undone: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if tokenStateChanges(clientChange{after: &base}) {
+		t.Error("a create records a token event")
+	}
+	if !tokenStateChanges(clientChange{after: &base, origin: restore}) {
+		t.Error("a restore records no token event")
+	}
+	if !tokenStateChanges(clientChange{before: &base}) {
+		t.Error("a delete records no token event")
 	}
 }

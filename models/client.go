@@ -190,20 +190,3 @@ func InvalidatesTokens(before, after *OAuthClient) bool {
 	return (before.Enabled && !after.Enabled) ||
 		(before.HasGrant(GrantClientCredentials) && !after.HasGrant(GrantClientCredentials))
 }
-
-// DropsSecret reports whether a secret of before is gone, or expires
-// sooner, in after: the tokens issued with it end, and every server must
-// learn so.
-func DropsSecret(before, after *OAuthClient) bool {
-	for _, b := range before.Secrets {
-		i := after.FindSecret(b.ID)
-		if i < 0 {
-			return true
-		}
-		a := after.Secrets[i].Expires
-		if a != nil && (b.Expires == nil || a.Before(*b.Expires)) {
-			return true
-		}
-	}
-	return false
-}

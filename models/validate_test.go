@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	apierrors "github.com/clientele/clientele/errors"
 	"github.com/clientele/clientele/models"
@@ -122,30 +121,6 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestDropsSecret(t *testing.T) {
-	soon, later := time.Unix(100, 0), time.Unix(200, 0)
-	base := valid()
-	base.Secrets = []models.Secret{{ID: "a", Expires: &later}, {ID: "b"}}
-	tests := []struct {
-		name   string
-		mutate func(*models.OAuthClient)
-		want   bool
-	}{
-		{"add one", func(c *models.OAuthClient) { c.Secrets = append(c.Secrets, models.Secret{ID: "c"}) }, false},
-		{"delete one", func(c *models.OAuthClient) { c.Secrets = c.Secrets[1:] }, true},
-		{"shorten a grace", func(c *models.OAuthClient) { c.Secrets[0].Expires = &soon }, true},
-		{"give an expiry", func(c *models.OAuthClient) { c.Secrets[1].Expires = &later }, true},
-		{"lengthen a grace", func(c *models.OAuthClient) { c.Secrets[0].Expires = nil }, false},
-	}
-	for _, tt := range tests {
-		after := base.Clone()
-		tt.mutate(&after)
-		if got := models.DropsSecret(&base, &after); got != tt.want {
-			t.Errorf("%s: DropsSecret = %v, want %v", tt.name, got, tt.want)
-		}
 	}
 }
 
