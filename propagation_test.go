@@ -56,6 +56,21 @@ func revocationDelays(t *testing.T, a, b *proc, id, secret string, n int) []time
 	return delays
 }
 
+// twoServers starts two servers on the PostgreSQL store dbURL, with one
+// issuer, and creates on the first a client named name that gets tokens.
+// It returns the servers, the first one's admin client, and the client's
+// id and secret.
+func twoServers(t *testing.T, dbURL, name string) (a, b *proc, admin *client, id, secret string) {
+	t.Helper()
+	env := []string{"CLIENTELE_ISSUER=http://clientele.test", "CLIENTELE_KEY_ENCRYPTION_KEY=propagation-test-key-0123456789"}
+	a = startProc(t, dbURL, env...)
+	b = startProc(t, dbURL, env...)
+	admin = a.client()
+	r := admin.must(http.MethodPost, "/oauth-clients", "application/json",
+		`{"name":"`+name+`","grantTypes":["CLIENT_CREDENTIALS"],"scope":["sp:oauth-client:read"]}`, 201)
+	return a, b, admin, r.object()["id"].(string), r.object()["secret"].(string)
+}
+
 func percentile(ds []time.Duration, p float64) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -74,13 +89,7 @@ func TestRevocationPropagation(t *testing.T) {
 		t.Skip("measures 230 revocations")
 	}
 	dbURL := pgtest.URL(t)
-	env := []string{"CLIENTELE_ISSUER=http://clientele.test", "CLIENTELE_KEY_ENCRYPTION_KEY=propagation-test-key-0123456789"}
-	a := startProc(t, dbURL, env...)
-	b := startProc(t, dbURL, env...)
-	admin := a.client()
-	r := admin.must(http.MethodPost, "/oauth-clients", "application/json",
-		`{"name":"propagation","grantTypes":["CLIENT_CREDENTIALS"],"scope":["sp:oauth-client:read"]}`, 201)
-	id, secret := r.object()["id"].(string), r.object()["secret"].(string)
+	a, b, _, id, secret := twoServers(t, dbURL, "propagation")
 
 	notified := revocationDelays(t, a, b, id, secret, 200)
 	t.Logf("LISTEN/NOTIFY: %d revocations, p50 %v, p99 %v, max %v", len(notified),
@@ -126,14 +135,7 @@ func TestRevocationPropagation(t *testing.T) {
 // accepts the ones issued after the change within SPEC §6's 5 s, and does
 // not keep refusing them.
 func TestTokensLiveAgainOnEveryServer(t *testing.T) {
-	dbURL := pgtest.URL(t)
-	env := []string{"CLIENTELE_ISSUER=http://clientele.test", "CLIENTELE_KEY_ENCRYPTION_KEY=propagation-test-key-0123456789"}
-	a := startProc(t, dbURL, env...)
-	b := startProc(t, dbURL, env...)
-	admin := a.client()
-	r := admin.must(http.MethodPost, "/oauth-clients", "application/json",
-		`{"name":"lives again","grantTypes":["CLIENT_CREDENTIALS"],"scope":["sp:oauth-client:read"]}`, 201)
-	id, secret := r.object()["id"].(string), r.object()["secret"].(string)
+	a, b, admin, id, secret := twoServers(t, pgtest.URL(t), "lives again")
 	onA := &client{t: t, base: a.base, hc: &http.Client{Timeout: 10 * time.Second}}
 	// within waits until b answers want for tok, for 5 s at most.
 	within := func(what, tok string, want int) {

@@ -81,11 +81,10 @@ var errStale = errors.New("the client changed after it was read")
 // A change of what a token check reads of the client (tokenStateChanges)
 // records a token event, so that every server sharing the store reads the
 // client again: one that ends its tokens, and one that lets them live
-// again. Then every
-// change appends the client's event (SPEC §10), in order and last (see
-// takeSeqsSQL): a created, patched or deleted event by what changed, or the
-// type its origin names (events.WithType), with the origin's actor and
-// trackingId.
+// again. Then every change appends the client's event (SPEC §10), in order
+// and last (see takeSeqsSQL): a created, patched or deleted event by what
+// changed, or the type its origin names (events.WithType), with the
+// origin's actor and trackingId.
 func (s *Store) recordChanges(ctx context.Context, tx *sql.Tx, changes ...clientChange) error {
 	recs, err := s.prepareRecords(ctx, changes, encodedSnapshot{})
 	if err != nil {
@@ -164,39 +163,21 @@ func (s *Store) writeRecords(ctx context.Context, tx *sql.Tx, recs records) erro
 	return nil
 }
 
-// tokenStateChanges reports whether c changes what a token check reads of
-// its client (token.Tracker's state of it: whether it exists, whether it
-// can get tokens, its TokenGeneration, its secrets and their expiry).
-// Every server caches that state and drops it on a token event, so each
-// such change records one: those that end tokens (deleted, disabled,
-// CLIENT_CREDENTIALS lost, TokenGeneration bumped, a secret dropped or
-// expiring sooner) and those that let tokens live again (enabled again,
-// CLIENT_CREDENTIALS back, a secret added or given longer, a deleted client
-// restored under its id). Without the second kind, a server that had seen
-// the client unable to get tokens kept refusing the new ones. A create is
-// a new id, which no server has seen, unless it is a restore.
+// tokenStateChanges reports whether c records a token event: every server
+// caches what a token check reads of a client and drops it on one. A
+// delete does; an update does when models.TokenStateChanged says so, both
+// the changes that end tokens and those that let them live again (without
+// the second kind, a server that had seen the client unable to get tokens
+// kept refusing the new ones). A create is a new id, which no server has
+// seen, unless it restores a deleted client under its id.
 func tokenStateChanges(c clientChange) bool {
-	before, after := c.before, c.after
 	switch {
-	case before == nil:
+	case c.before == nil:
 		return c.origin.Type == events.Restored
-	case after == nil:
+	case c.after == nil:
 		return true
 	}
-	if after.TokenGeneration != before.TokenGeneration || after.CanGetTokens() != before.CanGetTokens() ||
-		len(after.Secrets) != len(before.Secrets) {
-		return true
-	}
-	for _, b := range before.Secrets {
-		i := after.FindSecret(b.ID)
-		if i < 0 {
-			return true
-		}
-		if a := after.Secrets[i].Expires; (a == nil) != (b.Expires == nil) || (a != nil && !a.Equal(*b.Expires)) {
-			return true
-		}
-	}
-	return false
+	return models.TokenStateChanged(c.before, c.after)
 }
 
 const insertTokenEventSQL = "INSERT INTO token_events (client_id, jti, expires_at, created) VALUES (?, ?, ?, ?)"

@@ -190,3 +190,26 @@ func InvalidatesTokens(before, after *OAuthClient) bool {
 	return (before.Enabled && !after.Enabled) ||
 		(before.HasGrant(GrantClientCredentials) && !after.HasGrant(GrantClientCredentials))
 }
+
+// TokenStateChanged reports whether changing a client from before to after
+// changes what a check of its tokens reads of it (token.Tracker's state):
+// whether it can get tokens, its TokenGeneration, its secrets and their
+// expiry. Both ways: a change that ends tokens, and one that lets them live
+// again (enabled again, CLIENT_CREDENTIALS back, a secret added or given
+// longer).
+func TokenStateChanged(before, after *OAuthClient) bool {
+	if after.TokenGeneration != before.TokenGeneration || after.CanGetTokens() != before.CanGetTokens() ||
+		len(after.Secrets) != len(before.Secrets) {
+		return true
+	}
+	for _, b := range before.Secrets {
+		i := after.FindSecret(b.ID)
+		if i < 0 {
+			return true
+		}
+		if a := after.Secrets[i].Expires; (a == nil) != (b.Expires == nil) || (a != nil && !a.Equal(*b.Expires)) {
+			return true
+		}
+	}
+	return false
+}

@@ -106,6 +106,9 @@ func NewTracker(s StateStore, opts TrackerOptions) *Tracker {
 		wake: make(chan struct{}, 1)}
 }
 
+// stateOf is what a check reads of c; a change of it is what
+// models.TokenStateChanged reports, and what makes the store record a
+// token event for the other servers.
 func stateOf(c *models.OAuthClient) clientState {
 	st := clientState{exists: true, usable: c.CanGetTokens(), generation: c.TokenGeneration}
 	if len(c.Secrets) > 0 {
