@@ -201,6 +201,9 @@ type result struct {
 	// serverCPU is the server's CPU seconds during the scenario, user
 	// and system; serverSys the system part of it.
 	serverCPU, serverSys float64
+	// reads, writes and written are the server's read and write system
+	// calls and bytes written during the scenario (/proc/PID/io).
+	reads, writes, written float64
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -353,10 +356,10 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	}
 	ceiling := results[0].rps()
 	fmt.Printf("## %s, %d clients (seeded in %v)\n\n", backend, clients, seedTime.Round(time.Millisecond))
-	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req (of it system) | errors |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req (of it system) | reads / writes per req, written | errors |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.cpuPerRequest(), r.errors)
+		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.cpuPerRequest(), r.ioPerRequest(), r.errors)
 	}
 	if feed.result.requests > 0 && spreadRate > 0 {
 		fmt.Printf("\nWith %d SSE followers the spread PATCH load ran at %.0f %% of its rate without them; "+
