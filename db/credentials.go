@@ -20,7 +20,7 @@ func (s *Store) RecordAssertion(ctx context.Context, clientID, jti string, expir
 	// requests too: its context does not end with this request's.
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	return s.commit(gctx, &casCommit{
+	return s.commit(gctx, &groupedWrite{
 		// After every client id: a byte no id holds, then the key.
 		id:    "\xff" + clientID + "\x00" + jti,
 		query: recordAssertionSQL, fixed: true,

@@ -39,9 +39,9 @@ import (
 // maxGroup bounds how many clients' commits share one transaction.
 const maxGroup = 64
 
-// casCommit is one statement of a group as the writer runs it: a client's
+// groupedWrite is one statement of a group as the writer runs it: a client's
 // batch (its compare-and-swap UPDATE and records) or an assertion's jti.
-type casCommit struct {
+type groupedWrite struct {
 	// id orders the statements of a group (commitGroup).
 	id    string
 	query string
@@ -60,12 +60,12 @@ type casCommit struct {
 // commitQueue holds the commits waiting for the next group.
 type commitQueue struct {
 	mu      sync.Mutex
-	waiting []*casCommit
+	waiting []*groupedWrite
 	busy    bool
 }
 
 // join queues c and reports whether the caller leads.
-func (q *commitQueue) join(c *casCommit) bool {
+func (q *commitQueue) join(c *groupedWrite) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.waiting = append(q.waiting, c)
@@ -77,7 +77,7 @@ func (q *commitQueue) join(c *casCommit) bool {
 }
 
 // take removes and returns the next group, led by its first commit.
-func (q *commitQueue) take() []*casCommit {
+func (q *commitQueue) take() []*groupedWrite {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(len(q.waiting), maxGroup)
@@ -111,12 +111,12 @@ func (s *Store) commitCAS(ctx context.Context, cur *models.OAuthClient, version 
 		p.finalJSON = recs[n-1].ev.after // p.final is the last change's after
 	}
 	query, args := updateChanged(cur, p.final, version)
-	return s.commit(ctx, &casCommit{id: cur.ID, query: s.rebind(query), args: args, recs: recs, unchanged: errStale})
+	return s.commit(ctx, &groupedWrite{id: cur.ID, query: s.rebind(query), args: args, recs: recs, unchanged: errStale})
 }
 
 // commit runs c in a group commit and returns its outcome. ctx serves the
 // whole group when c leads it, so it must not end with one request.
-func (s *Store) commit(ctx context.Context, c *casCommit) error {
+func (s *Store) commit(ctx context.Context, c *groupedWrite) error {
 	c.wake = make(chan bool, 1)
 	lead := s.commits.join(c)
 	for !lead {
@@ -137,9 +137,9 @@ func (s *Store) commit(ctx context.Context, c *casCommit) error {
 // The statements run in the order of their ids (a client's id; an
 // assertion's key), so that on PostgreSQL two servers' groups lock the rows
 // and index entries they share in the same order and never deadlock.
-func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
+func (s *Store) commitGroup(ctx context.Context, group []*groupedWrite) {
 	ordered := slices.Clone(group)
-	slices.SortFunc(ordered, func(a, b *casCommit) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(ordered, func(a, b *groupedWrite) int { return strings.Compare(a.id, b.id) })
 	for _, c := range ordered {
 		c.err = nil
 		if !c.fixed {
@@ -175,7 +175,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*casCommit) {
 	}
 	if len(group) > 1 {
 		for _, c := range group {
-			s.commitGroup(ctx, []*casCommit{c})
+			s.commitGroup(ctx, []*groupedWrite{c})
 		}
 		return
 	}
