@@ -356,7 +356,7 @@ func benchCell(o options, bin, backend, dbURL string, clients int) error {
 	}
 	ceiling := results[0].rps()
 	fmt.Printf("## %s, %d clients (seeded in %v)\n\n", backend, clients, seedTime.Round(time.Millisecond))
-	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req (of it system) | reads / writes per req, written | errors |")
+	fmt.Println("| scenario | ratio to ceiling | req/s | p50 | p99 | server CPU/req (of it system) | reads / writes, written per req | errors |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		fmt.Printf("| %s | %.0f %% | %.0f | %s | %s | %s | %s | %d |\n", r.name, 100*r.rps()/ceiling, r.rps(), ms(r.p50), ms(r.p99), r.cpuPerRequest(), r.ioPerRequest(), r.errors)
