@@ -2,8 +2,12 @@
 // the way a subscriber would: every delivery verifies with the Standard
 // Webhooks reference library (new Webhook(secret).verify(body, headers)),
 // carries the CloudEvents 1.0 attributes of SPEC §10 around the event the
-// change feed shows, and comes in seq order; a tampered body, a tampered
-// webhook-id or the wrong secret is refused. One line per check; any
+// change feed shows, and comes in seq order; the CloudEvents SDK for
+// JavaScript reads it as a subscriber's code would (HTTP.toEvent, structured
+// mode by its content type), finds the same attributes and data, and its
+// schema (the time a date-time, the source a non-empty URI reference, …)
+// accepts them; a tampered body, a tampered webhook-id or the wrong secret
+// is refused. One line per check; any
 // failure exits non-zero.
 //
 // The server must run with --allow-private-webhooks: the receiver listens
@@ -11,6 +15,7 @@
 //
 // usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET
 import http from 'node:http'
+import { CloudEvent, HTTP } from 'cloudevents'
 import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { adminToken, feedAfter as readFeed, report, send } from '../admin.mjs'
 
@@ -95,10 +100,36 @@ deliveries.forEach((d, i) => {
   if (ce.datacontenttype !== 'application/json') problems.push(`datacontenttype ${ce.datacontenttype}`)
   if (JSON.stringify(ce.data) !== JSON.stringify(ev)) problems.push('data is not the event of the feed')
   if (!(ce.data?.seq > prevSeq)) problems.push(`seq ${ce.data?.seq} after ${prevSeq}`)
+  problems.push(...asCloudEvent(d, ce))
   prevSeq = ce.data?.seq
   if (problems.length) fail(what, problems.join('; '))
   else pass(`${what}: verified; ${ce.type}, seq ${ce.data.seq}, subject ${ce.subject}`)
 })
+
+// asCloudEvent lists how the CloudEvents SDK reads delivery d otherwise
+// than its JSON body ce says, or what its schema refuses. The SDK fills in
+// what it finds missing (an id, a specversion) instead of refusing, hence
+// the comparison with the body itself.
+function asCloudEvent (d, ce) {
+  let parsed
+  try {
+    parsed = HTTP.toEvent({ headers: d.headers, body: d.body })
+  } catch (err) {
+    return [`the CloudEvents SDK cannot read it: ${err.message}`]
+  }
+  if (Array.isArray(parsed)) return ['the CloudEvents SDK reads a batch']
+  const out = []
+  for (const a of ['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype']) {
+    if (parsed[a] !== ce[a]) out.push(`the CloudEvents SDK reads ${a} ${JSON.stringify(parsed[a])}, the body says ${JSON.stringify(ce[a])}`)
+  }
+  if (JSON.stringify(parsed.data) !== JSON.stringify(ce.data)) out.push('the CloudEvents SDK reads other data')
+  try {
+    new CloudEvent({ ...parsed }).validate() // strict: the SDK's JSON schema of CloudEvents 1.0
+  } catch (err) {
+    out.push(`the CloudEvents SDK's schema refuses it: ${err.message} ${JSON.stringify(err.errors ?? '')}`)
+  }
+  return out
+}
 
 // What must be refused.
 function refuses (what, body, headers, s = secret) {
