@@ -252,12 +252,6 @@ func IsPatchable(member string) bool {
 	return ok && m.Patchable()
 }
 
-// IsNullable reports whether member may be null (and, if patchable, removed).
-func IsNullable(member string) bool {
-	m, ok := byName[member]
-	return ok && m.Nullable
-}
-
 // IsArrayMember reports whether member is a patchable array, whose elements
 // a patch path may address by index.
 func IsArrayMember(member string) bool {

@@ -285,8 +285,8 @@ func TestPredicates(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]bool{"tenant": true, "lastUsed": true, "name": false, "nope": false} {
-		if IsNullable(name) != want {
-			t.Errorf("IsNullable(%s) = %v", name, !want)
+		if m, ok := LookupMember(name); (ok && m.Nullable) != want {
+			t.Errorf("%s nullable: %v", name, !want)
 		}
 	}
 	for name, want := range map[string]bool{"redirectUris": true, "grantTypes": true, "scope": false, "name": false} {
