@@ -1,7 +1,7 @@
 // What the checks in .ci/*/check.mjs that act as the admin share: its
-// token, a management API client, the JSON change feed, and the ok/FAIL
-// lines. Node's own fetch only, so each check's package needs nothing for
-// it.
+// token, a management API client, the JSON change feed, the ok/FAIL lines,
+// and a canonical form of JSON values to compare them by. Node's own fetch
+// only, so each check's package needs nothing for it.
 
 // report returns pass and fail, which print one line per check, and
 // failures, how many failed so far.
@@ -53,4 +53,12 @@ export async function feedAfter (get, seq) {
     out.push(...res.json)
     seq = res.json[res.json.length - 1].seq
   }
+}
+
+// canon is v with every object's members in sorted order, so that two
+// JSON values compare equal by JSON.stringify whatever their members' order.
+export function canon (v) {
+  if (Array.isArray(v)) return v.map(canon)
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map(k => [k, canon(v[k])]))
+  return v
 }

@@ -21,7 +21,7 @@
 // usage: node check.mjs BASE_URL ADMIN_ID ADMIN_SECRET [OTHER_BASE_URL]
 import { EventSource } from 'eventsource'
 import { applyPatch } from 'rfc6902'
-import { adminToken, feedAfter as readFeed, report, send } from '../admin.mjs'
+import { adminToken, canon, feedAfter as readFeed, report, send } from '../admin.mjs'
 
 const [base, adminId, adminSecret, other] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
@@ -228,11 +228,6 @@ for (const id of clients) {
   else folded++
 }
 if (folded === clients.length) pass(`the patches of each of the ${folded} writers' clients' events, applied by rfc6902 from nothing, rebuild the client GET shows, and each etagBefore is the etagAfter before it`)
-function canon (v) {
-  if (Array.isArray(v)) return v.map(canon)
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map(k => [k, canon(v[k])]))
-  return v
-}
 
 // How soon the follower saw each write whose answer came while it was
 // connected, from the answer (an event may come before it: 0).

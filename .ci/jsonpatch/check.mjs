@@ -43,7 +43,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { applyPatch as rfcApply } from 'rfc6902'
 import fjp from 'fast-json-patch'
 import mergePatch from 'json-merge-patch'
-import { adminToken, send } from '../admin.mjs'
+import { adminToken, canon, send } from '../admin.mjs'
 
 const [base, adminId, adminSecret, countArg, seedArg] = process.argv.slice(2)
 if (!base || !adminId || !adminSecret) {
@@ -356,11 +356,6 @@ const limitBytes = 64 << 10
 const nearLimit = (o) => [o.size, o.copied].some(n => n !== undefined && Math.abs(n - limitBytes) < limitBytes / 10)
 
 function equal (a, b) { return JSON.stringify(canon(a)) === JSON.stringify(canon(b)) }
-function canon (v) {
-  if (Array.isArray(v)) return v.map(canon)
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map(k => [k, canon(v[k])]))
-  return v
-}
 
 // ---- the run ----
 let failures = 0
